@@ -1,0 +1,1230 @@
+//! The engine: one multi-pattern automaton over normalised text, validators on its candidates,
+//! context scoring, overlap resolution, and offsets mapped back to the original bytes.
+
+use crate::catalog::{
+    Boundary, CatalogSource, ContextFile, InjectionFile, KindInfo, KindsFile, RecognizersFile,
+};
+use crate::context::Context;
+use crate::finding::{Finding, Kind};
+use crate::normalize::{Hidden, Normalized};
+use crate::validate;
+use crate::{Detector, Error};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use regex_automata::meta::{self, Regex};
+use regex_automata::{Input, MatchKind};
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// How an [`Engine`] is built. Every field has a safe default.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Kind globs to report (`hk_*`, `secret.*`); empty means all.
+    pub kinds: Vec<String>,
+    /// Kind globs never to report; applied after `kinds`.
+    pub exclude_kinds: Vec<String>,
+    /// Findings below this score are dropped.
+    pub min_score: f32,
+    /// How many layers of base64/hex/escape encoding to decode and rescan for injection.
+    pub decode_depth: u8,
+    /// The catalog text; defaults to the embedded catalog.
+    pub catalog: CatalogSource,
+    /// Extra detectors (models, classifiers) run after the automaton.
+    pub detectors: Vec<Arc<dyn Detector>>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            kinds: Vec::new(),
+            exclude_kinds: Vec::new(),
+            min_score: DEFAULT_MIN_SCORE,
+            decode_depth: 2,
+            catalog: CatalogSource::default(),
+            detectors: Vec::new(),
+        }
+    }
+}
+
+/// Scores at or above this are reported by default.
+pub const DEFAULT_MIN_SCORE: f32 = 0.5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Validator {
+    Pem,
+    Token,
+    Jwt,
+    Assignment,
+    Email,
+    Iban,
+    LetterId,
+    Ipv4,
+    Ipv6,
+    Date,
+    Digits,
+    Base64,
+    Escapes,
+    Injection,
+}
+
+impl Validator {
+    fn parse(s: &str) -> Option<Validator> {
+        Some(match s {
+            "pem" => Validator::Pem,
+            "token" => Validator::Token,
+            "jwt" => Validator::Jwt,
+            "assignment" => Validator::Assignment,
+            "email" => Validator::Email,
+            "iban" => Validator::Iban,
+            "letter_id" => Validator::LetterId,
+            "ipv4" => Validator::Ipv4,
+            "ipv6" => Validator::Ipv6,
+            "date" => Validator::Date,
+            "digits" => Validator::Digits,
+            "base64" => Validator::Base64,
+            "escapes" => Validator::Escapes,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct Recognizer {
+    detector: Arc<str>,
+    validator: Validator,
+    boundary: Boundary,
+    /// Kinds this recogniser may report, as indexes into `Engine::kinds`.
+    kinds: Vec<u16>,
+    score: f32,
+}
+
+#[derive(Debug)]
+struct KindEntry {
+    kind: Kind,
+    info: KindInfo,
+    enabled: bool,
+}
+
+/// A validated candidate, in normalised offsets until mapped back.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    kind: u16,
+    start: usize,
+    end: usize,
+    score: f32,
+    rec: u16,
+}
+
+/// Indexes of the kinds validators refer to by name; resolved once at build time.
+#[derive(Debug, Clone, Copy)]
+struct K {
+    hk_id: u16,
+    hk_passport: u16,
+    hk_phone: u16,
+    hk_br: u16,
+    hk_bank: u16,
+    cn_id: u16,
+    mo_id: u16,
+    passport: u16,
+    email: u16,
+    card: u16,
+    iban: u16,
+    ip: u16,
+    dob: u16,
+    secret_generic: u16,
+    aws_secret: u16,
+    encoded: u16,
+    invisible: u16,
+    bidi: u16,
+}
+
+/// The detection engine. Build once, share freely (`Send + Sync`); scanning allocates only for
+/// findings and, when the input needs it, its normalised copy.
+pub struct Engine {
+    detectors: Vec<(Arc<dyn Detector>, Vec<u16>, u16)>,
+    regex: Regex,
+    recs: Vec<Recognizer>,
+    kinds: Vec<KindEntry>,
+    kind_index: HashMap<String, u16>,
+    context: Context,
+    k: K,
+    min_score: f32,
+    decode_depth: u8,
+}
+
+fn globset(globs: &[String]) -> Result<Option<GlobSet>, Error> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        for part in g.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            b.add(
+                Glob::new(part)
+                    .map_err(|e| Error::Config(format!("bad kind glob `{part}`: {e}")))?,
+            );
+        }
+    }
+    Ok(Some(b.build().map_err(|e| Error::Config(e.to_string()))?))
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("recognizers", &self.recs.len())
+            .field("min_score", &self.min_score)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// The engine with the embedded catalog and default settings.
+    pub fn with_defaults() -> Engine {
+        Engine::new(EngineConfig::default()).expect("the embedded catalog is valid")
+    }
+
+    pub fn new(cfg: EngineConfig) -> Result<Engine, Error> {
+        let kinds_file: KindsFile = toml::from_str(&cfg.catalog.kinds)
+            .map_err(|e| Error::Catalog(format!("kinds.toml: {e}")))?;
+        let recs_file: RecognizersFile = toml::from_str(&cfg.catalog.recognizers)
+            .map_err(|e| Error::Catalog(format!("recognizers.toml: {e}")))?;
+        let ctx_file: ContextFile = toml::from_str(&cfg.catalog.context)
+            .map_err(|e| Error::Catalog(format!("context.toml: {e}")))?;
+        let inj_file: InjectionFile = toml::from_str(&cfg.catalog.injection)
+            .map_err(|e| Error::Catalog(format!("injection.toml: {e}")))?;
+
+        let include = globset(&cfg.kinds)?;
+        let exclude = globset(&cfg.exclude_kinds)?;
+        let mut kinds = Vec::new();
+        let mut kind_index = HashMap::new();
+        for (name, info) in kinds_file.kinds {
+            let enabled = include.as_ref().is_none_or(|g| g.is_match(&name))
+                && !exclude.as_ref().is_some_and(|g| g.is_match(&name));
+            kind_index.insert(name.clone(), kinds.len() as u16);
+            kinds.push(KindEntry {
+                kind: Kind::new(&name),
+                info,
+                enabled,
+            });
+        }
+        if include.is_some() && !kinds.iter().any(|k| k.enabled) {
+            return Err(Error::Config(format!(
+                "no known kind matches --kinds {}",
+                cfg.kinds.join(",")
+            )));
+        }
+        let idx = |name: &str| -> Result<u16, Error> {
+            kind_index
+                .get(name)
+                .copied()
+                .ok_or_else(|| Error::Catalog(format!("kind `{name}` missing from kinds.toml")))
+        };
+        let k = K {
+            hk_id: idx("hk_id")?,
+            hk_passport: idx("hk_passport")?,
+            hk_phone: idx("hk_phone")?,
+            hk_br: idx("hk_br_number")?,
+            hk_bank: idx("hk_bank_account")?,
+            cn_id: idx("cn_resident_id")?,
+            mo_id: idx("mo_id")?,
+            passport: idx("passport")?,
+            email: idx("email")?,
+            card: idx("credit_card")?,
+            iban: idx("iban")?,
+            ip: idx("ip_address")?,
+            dob: idx("date_of_birth")?,
+            secret_generic: idx("secret.generic")?,
+            aws_secret: idx("secret.aws_secret_key")?,
+            encoded: idx("injection.encoded_payload")?,
+            invisible: idx("injection.invisible_text")?,
+            bidi: idx("injection.bidi_control")?,
+        };
+
+        let mut recs = Vec::new();
+        let mut patterns = Vec::new();
+        let any_injection = kinds
+            .iter()
+            .any(|e| e.enabled && e.kind.family() == "injection");
+        for spec in recs_file.recognizer {
+            let validator = Validator::parse(&spec.validator).ok_or_else(|| {
+                Error::Catalog(format!(
+                    "recognizer {}: unknown validator `{}`",
+                    spec.id, spec.validator
+                ))
+            })?;
+            let rk = spec
+                .kinds
+                .iter()
+                .map(|n| idx(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            let wanted = rk.iter().any(|&i| kinds[i as usize].enabled)
+                // Secrets inside an assignment are validated by delegation to token recognisers.
+                || (validator == Validator::Token && kinds[k.secret_generic as usize].enabled);
+            if !wanted {
+                continue;
+            }
+            patterns.push(spec.pattern.clone());
+            recs.push(Recognizer {
+                detector: Arc::from(spec.id.as_str()),
+                validator,
+                boundary: spec.boundary,
+                kinds: rk,
+                score: 0.0,
+            });
+        }
+        for rule in inj_file.rule {
+            let name = format!("injection.{}", rule.technique);
+            let ki = idx(&name)?;
+            // Injection rules also serve decoded payloads, so keep them when encoded payloads are wanted.
+            if !(kinds[ki as usize].enabled || (any_injection && kinds[k.encoded as usize].enabled))
+            {
+                continue;
+            }
+            if !(0.0..=1.0).contains(&rule.score) {
+                return Err(Error::Catalog(format!(
+                    "injection rule {name}: score out of range"
+                )));
+            }
+            patterns.push(rule.pattern.clone());
+            recs.push(Recognizer {
+                detector: Arc::from(format!("injection.lexicon.{}", rule.lang).as_str()),
+                validator: Validator::Injection,
+                boundary: Boundary::Alnum,
+                kinds: vec![ki],
+                score: rule.score,
+            });
+        }
+        let regex = if patterns.is_empty() {
+            Regex::new_many::<&str>(&[]).map_err(|e| Error::Catalog(e.to_string()))?
+        } else {
+            Regex::builder()
+                .configure(
+                    meta::Config::new()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .hybrid_cache_capacity(32 << 20)
+                        .nfa_size_limit(Some(64 << 20))
+                        .dfa_size_limit(Some(64 << 20)),
+                )
+                .build_many(&patterns)
+                .map_err(|e| Error::Catalog(format!("patterns: {e}")))?
+        };
+        let context = Context::new(&ctx_file, &kind_index)?;
+        let mut detectors = Vec::new();
+        for d in &cfg.detectors {
+            let dk = d
+                .kinds()
+                .iter()
+                .map(|n| idx(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            if dk.iter().any(|&i| kinds[i as usize].enabled) {
+                recs.push(Recognizer {
+                    detector: Arc::from(d.name()),
+                    validator: Validator::Injection,
+                    boundary: Boundary::None,
+                    kinds: dk.clone(),
+                    score: 0.0,
+                });
+                detectors.push((d.clone(), dk, (recs.len() - 1) as u16));
+            }
+        }
+        Ok(Engine {
+            detectors,
+            regex,
+            recs,
+            kinds,
+            kind_index,
+            context,
+            k,
+            min_score: cfg.min_score,
+            decode_depth: cfg.decode_depth,
+        })
+    }
+
+    /// The kinds this engine knows, with whether this configuration reports them.
+    pub fn kinds(&self) -> impl Iterator<Item = (&Kind, &KindInfo, bool)> {
+        self.kinds.iter().map(|e| (&e.kind, &e.info, e.enabled))
+    }
+
+    /// Catalog information for one kind.
+    pub fn kind_info(&self, kind: &str) -> Option<&KindInfo> {
+        self.kind_index
+            .get(kind)
+            .map(|&i| &self.kinds[i as usize].info)
+    }
+
+    pub fn min_score(&self) -> f32 {
+        self.min_score
+    }
+
+    /// Findings in `input`, sorted by start offset, non-overlapping within personal data and
+    /// secrets (injection findings may overlap them).
+    pub fn scan(&self, input: &[u8]) -> Vec<Finding> {
+        self.scan_inner(input, 0..input.len(), self.decode_depth, self.min_score)
+    }
+
+    /// Like [`Engine::scan`] but keeps only findings that start inside `keep`; the bytes outside
+    /// it serve as context. Used to scan large inputs in overlapping windows.
+    pub fn scan_window(&self, input: &[u8], keep: Range<usize>) -> Vec<Finding> {
+        self.scan_inner(input, keep, self.decode_depth, self.min_score)
+    }
+
+    /// All findings regardless of `min_score` (for evaluation curves).
+    pub fn scan_all_scores(&self, input: &[u8]) -> Vec<Finding> {
+        self.scan_inner(input, 0..input.len(), self.decode_depth, 0.0)
+    }
+
+    fn scan_inner(
+        &self,
+        input: &[u8],
+        keep: Range<usize>,
+        depth: u8,
+        min_score: f32,
+    ) -> Vec<Finding> {
+        let norm = Normalized::new(input);
+        let text: &[u8] = &norm.text;
+        let mut hits = Vec::new();
+        self.collect(text, 0, text.len(), depth, &mut hits);
+        if !self.detectors.is_empty() {
+            if let Ok(s) = std::str::from_utf8(text) {
+                for (d, dk, rec) in &self.detectors {
+                    for (kind, start, end, score) in d.detect(s) {
+                        let Some(&ki) = self.kind_index.get(&kind) else {
+                            continue;
+                        };
+                        if dk.contains(&ki) && start < end && end <= text.len() {
+                            hits.push(Hit {
+                                kind: ki,
+                                start,
+                                end,
+                                score: score.clamp(0.0, 1.0),
+                                rec: *rec,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
+        // Context, enabled kinds, score floor.
+        hits.retain_mut(|h| {
+            if !self.kinds[h.kind as usize].enabled {
+                return false;
+            }
+            if let Some(c) = self.context.cues_for(h.kind) {
+                let (boost, suppress) = self.context.seen(text, h.start, h.end, h.kind).verdict();
+                if boost {
+                    h.score += c.boost_by;
+                }
+                if suppress {
+                    h.score -= c.penalty;
+                }
+                h.score = h.score.clamp(0.0, 1.0);
+            }
+            h.score > 0.0
+        });
+        let mut hits = resolve_overlaps(hits, |h| self.is_injection(h.kind));
+
+        let mut out = Vec::with_capacity(hits.len());
+        for h in hits.drain(..) {
+            if h.score < min_score {
+                continue;
+            }
+            let start = norm.orig_start(h.start);
+            let end = norm.orig_end(h.end).max(start);
+            if !keep.contains(&start) {
+                continue;
+            }
+            out.push(self.finding(
+                h.kind,
+                start,
+                end,
+                h.score,
+                self.recs[h.rec as usize].detector.clone(),
+            ));
+        }
+        self.hidden_findings(&norm, &keep, min_score, &mut out);
+        out.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+        out
+    }
+
+    fn is_injection(&self, kind: u16) -> bool {
+        self.kinds[kind as usize].kind.family() == "injection"
+    }
+
+    fn finding(
+        &self,
+        kind: u16,
+        start: usize,
+        end: usize,
+        score: f32,
+        detector: Arc<str>,
+    ) -> Finding {
+        let e = &self.kinds[kind as usize];
+        Finding {
+            kind: e.kind.clone(),
+            dimension: e.info.dimension,
+            start,
+            end,
+            score: (score * 1000.0).round() / 1000.0,
+            detector,
+        }
+    }
+
+    /// Zero-width, bidi and tag characters found by normalisation, reported as clusters.
+    fn hidden_findings(
+        &self,
+        norm: &Normalized,
+        keep: &Range<usize>,
+        min_score: f32,
+        out: &mut Vec<Finding>,
+    ) {
+        if norm.hidden.is_empty() {
+            return;
+        }
+        let zw_total = norm
+            .hidden
+            .iter()
+            .filter(|h| h.2 == Hidden::ZeroWidth)
+            .count();
+        let mut i = 0;
+        while i < norm.hidden.len() {
+            let (start, mut end, class) = norm.hidden[i];
+            let mut n = 1;
+            // A cluster: same class, separated by at most a few visible bytes.
+            while i + n < norm.hidden.len()
+                && norm.hidden[i + n].2 == class
+                && norm.hidden[i + n].0 <= end + 8
+            {
+                end = norm.hidden[i + n].1;
+                n += 1;
+            }
+            i += n;
+            let (kind, score) = match class {
+                Hidden::Bidi => (self.k.bidi, 0.9),
+                Hidden::Tag => (self.k.invisible, if n >= 2 { 0.95 } else { 0.6 }),
+                Hidden::ZeroWidth => (
+                    self.k.invisible,
+                    if n >= 3 || zw_total >= 5 { 0.8 } else { 0.3 },
+                ),
+            };
+            if !self.kinds[kind as usize].enabled || score < min_score || !keep.contains(&start) {
+                continue;
+            }
+            out.push(self.finding(kind, start, end, score, Arc::from("normalizer")));
+        }
+    }
+
+    /// Run the automaton over `text[from..to]` and validate every candidate.
+    fn collect(&self, text: &[u8], from: usize, to: usize, depth: u8, hits: &mut Vec<Hit>) {
+        let mut cache = self.regex.create_cache();
+        let mut at = from;
+        while at < to {
+            let input = Input::new(text).range(at..to);
+            let Some(m) = self.regex.search_with(&mut cache, &input) else {
+                break;
+            };
+            let (s, e) = (m.start(), m.end());
+            let ri = m.pattern().as_usize();
+            let before = hits.len();
+            let rec = &self.recs[ri];
+            let glued = rec.boundary == Boundary::Alnum
+                && ((s > 0 && text[s - 1].is_ascii_alphanumeric())
+                    || (e < text.len() && text[e].is_ascii_alphanumeric()));
+            if !glued {
+                self.validate(text, s, e, ri, depth, hits);
+            }
+            // A rejected short candidate may hide a valid one that starts inside it.
+            at = if hits.len() == before && e - s <= 80 {
+                s + 1
+            } else {
+                e.max(s + 1)
+            };
+            // Keep going from past whatever the validators consumed (a PEM block, say).
+            if let Some(last) = hits[before..].iter().map(|h| h.end).max() {
+                at = at.max(last);
+            }
+        }
+    }
+
+    fn push(
+        &self,
+        hits: &mut Vec<Hit>,
+        kind: u16,
+        start: usize,
+        end: usize,
+        score: f32,
+        rec: usize,
+    ) {
+        hits.push(Hit {
+            kind,
+            start,
+            end,
+            score,
+            rec: rec as u16,
+        });
+    }
+
+    fn validate(&self, text: &[u8], s: usize, e: usize, ri: usize, depth: u8, hits: &mut Vec<Hit>) {
+        let rec = &self.recs[ri];
+        let cand = &text[s..e];
+        match rec.validator {
+            Validator::Injection => self.push(hits, rec.kinds[0], s, e, rec.score, ri),
+            Validator::Token => {
+                let body = cand;
+                let lower = body.to_ascii_lowercase();
+                let dummy = memchr::memmem::find(&lower, b"example").is_some()
+                    || memchr::memmem::find(&lower, b"xxxxxxxx").is_some();
+                let ent = validate::shannon_entropy(body);
+                let score = if dummy {
+                    0.35
+                } else if ent < 3.0 {
+                    0.45
+                } else {
+                    0.95
+                };
+                self.push(hits, rec.kinds[0], s, e, score, ri);
+            }
+            Validator::Pem => {
+                let limit = (e + 16 * 1024).min(text.len());
+                let end = memchr::memmem::find(&text[e..limit], b"-----END").and_then(|p| {
+                    let after = e + p + 8;
+                    memchr::memmem::find(&text[after..limit], b"-----").map(|q| after + q + 5)
+                });
+                match end {
+                    Some(end) => self.push(hits, rec.kinds[0], s, end, 0.99, ri),
+                    None => self.push(hits, rec.kinds[0], s, e, 0.8, ri),
+                }
+            }
+            Validator::Jwt => {
+                let header = cand.split(|&b| b == b'.').next().unwrap_or(&[]);
+                if let Some(json) = b64_decode(header, true) {
+                    if memchr::memmem::find(&json, b"\"alg\"").is_some() {
+                        self.push(hits, rec.kinds[0], s, e, 0.95, ri);
+                    }
+                }
+            }
+            Validator::Assignment => self.assignment(text, s, e, ri, depth, hits),
+            Validator::Email => {
+                let at = memchr::memchr(b'@', cand).unwrap_or(0);
+                let (local, domain) = (&cand[..at], &cand[at + 1..]);
+                let tld = domain
+                    .rsplit(|&b| b == b'.')
+                    .next()
+                    .unwrap_or(&[])
+                    .to_ascii_lowercase();
+                let file_ext = matches!(
+                    &tld[..],
+                    b"png"
+                        | b"jpg"
+                        | b"jpeg"
+                        | b"gif"
+                        | b"svg"
+                        | b"webp"
+                        | b"css"
+                        | b"js"
+                        | b"ts"
+                        | b"py"
+                        | b"rs"
+                        | b"json"
+                        | b"md"
+                        | b"txt"
+                        | b"html"
+                        | b"zip"
+                        | b"pdf"
+                );
+                let bad_local = local.first() == Some(&b'.')
+                    || local.last() == Some(&b'.')
+                    || memchr::memmem::find(local, b"..").is_some();
+                let bad_domain = domain
+                    .split(|&b| b == b'.')
+                    .any(|l| l.is_empty() || l[0] == b'-' || l[l.len() - 1] == b'-');
+                if !file_ext && !bad_local && !bad_domain {
+                    self.push(hits, self.k.email, s, e, 0.95, ri);
+                }
+            }
+            Validator::Iban => {
+                if validate::is_valid_iban(cand) {
+                    self.push(hits, self.k.iban, s, e, 0.95, ri);
+                }
+            }
+            Validator::LetterId => self.letter_id(cand, s, ri, hits),
+            Validator::Ipv4 => {
+                if validate::is_valid_ipv4(cand) {
+                    self.push(hits, self.k.ip, s, e, 0.8, ri);
+                }
+            }
+            Validator::Ipv6 => {
+                let colons = cand.iter().filter(|&&b| b == b':').count();
+                let hex = cand.iter().filter(|b| b.is_ascii_hexdigit()).count();
+                // Both ends must be hex digits or `::`, so text like "note:: a" is not an address.
+                if colons >= 2 && hex >= 4 && validate::is_valid_ipv6(cand) {
+                    self.push(hits, self.k.ip, s, e, 0.8, ri);
+                }
+            }
+            Validator::Date => {
+                if parse_date(cand).is_some() {
+                    self.push(hits, self.k.dob, s, e, 0.15, ri);
+                }
+            }
+            Validator::Digits => self.digits(cand, s, ri, hits),
+            Validator::Base64 => {
+                if depth > 0 {
+                    let decoded = if cand.len() % 2 == 0 && cand.iter().all(u8::is_ascii_hexdigit) {
+                        hex_decode(cand)
+                    } else {
+                        b64_decode(cand, false)
+                    };
+                    if let Some(d) = decoded {
+                        self.rescan_decoded(&d, s, e, ri, depth, hits);
+                    }
+                }
+            }
+            Validator::Escapes => {
+                if depth > 0 {
+                    if let Some(d) = unescape(cand) {
+                        self.rescan_decoded(&d, s, e, ri, depth, hits);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decoded bytes that are readable text get scanned again; an injection inside makes the
+    /// whole encoded span an `injection.encoded_payload`.
+    fn rescan_decoded(
+        &self,
+        decoded: &[u8],
+        s: usize,
+        e: usize,
+        ri: usize,
+        depth: u8,
+        hits: &mut Vec<Hit>,
+    ) {
+        let Ok(txt) = std::str::from_utf8(decoded) else {
+            return;
+        };
+        let printable = txt
+            .chars()
+            .filter(|c| !c.is_control() || c.is_whitespace())
+            .count();
+        if printable * 10 < txt.chars().count() * 9 {
+            return;
+        }
+        let inner = self.scan_inner(decoded, 0..decoded.len(), depth - 1, 0.5);
+        let best = inner
+            .iter()
+            .filter(|f| f.kind.family() == "injection")
+            .map(|f| f.score)
+            .fold(0.0f32, f32::max);
+        if best > 0.0 {
+            self.push(hits, self.k.encoded, s, e, best.max(0.8), ri);
+        }
+    }
+
+    fn assignment(
+        &self,
+        text: &[u8],
+        s: usize,
+        e: usize,
+        ri: usize,
+        depth: u8,
+        hits: &mut Vec<Hit>,
+    ) {
+        let cand = &text[s..e];
+        // The key ends at the first separator: ASCII punctuation or space, or `是`/`為`/`係`/`：`.
+        let mut key_end = 0;
+        while key_end < cand.len() {
+            let b = cand[key_end];
+            if matches!(b, b'=' | b':' | b' ' | b'\t' | b'"' | b'\'') {
+                break;
+            }
+            if key_end > 0
+                && key_end + 3 <= cand.len()
+                && is_cjk_separator(&cand[key_end..key_end + 3])
+            {
+                break;
+            }
+            key_end += 1;
+        }
+        let mut v = key_end;
+        while v < cand.len() {
+            let b = cand[v];
+            if matches!(b, b'=' | b':' | b'>' | b' ' | b'\t' | b'"' | b'\'') {
+                v += 1;
+            } else if v + 3 <= cand.len() && is_cjk_separator(&cand[v..v + 3]) {
+                v += 3;
+            } else {
+                break;
+            }
+        }
+        if key_end == 0 || v == key_end || v >= cand.len() {
+            return;
+        }
+        let (vs, ve) = (s + v, e);
+        let value = &text[vs..ve];
+        // A value that is itself a known token is reported as that token.
+        if depth > 0 {
+            let input = Input::new(text)
+                .range(vs..ve)
+                .anchored(regex_automata::Anchored::Yes);
+            if let Some(m) = self.regex.search(&input) {
+                let r = &self.recs[m.pattern().as_usize()];
+                if matches!(
+                    r.validator,
+                    Validator::Token | Validator::Jwt | Validator::Pem
+                ) {
+                    let before = hits.len();
+                    self.validate(
+                        text,
+                        m.start(),
+                        m.end(),
+                        m.pattern().as_usize(),
+                        depth,
+                        hits,
+                    );
+                    if hits.len() > before {
+                        return;
+                    }
+                }
+            }
+        }
+        let lower_key = cand[..key_end.max(1)].to_ascii_lowercase();
+        if looks_like_placeholder(value) {
+            return;
+        }
+        let ent = validate::shannon_entropy(value);
+        let classes = [
+            value.iter().any(u8::is_ascii_lowercase),
+            value.iter().any(u8::is_ascii_uppercase),
+            value.iter().any(u8::is_ascii_digit),
+            value.iter().any(|b| b.is_ascii_punctuation()),
+        ]
+        .iter()
+        .filter(|&&c| c)
+        .count();
+        let score = if value.len() >= 16 && ent >= 3.5 && classes >= 2 {
+            0.9
+        } else if value.len() >= 8 && ent >= 2.5 && classes >= 2 {
+            0.75
+        } else if value.len() >= 6 && classes >= 2 {
+            0.5
+        } else {
+            return;
+        };
+        let kind = if memchr::memmem::find(&lower_key, b"aws").is_some()
+            && value.len() == 40
+            && value
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'/' || *b == b'+')
+        {
+            self.k.aws_secret
+        } else {
+            self.k.secret_generic
+        };
+        self.push(hits, kind, vs, ve, score, ri);
+    }
+
+    fn letter_id(&self, cand: &[u8], s: usize, ri: usize, hits: &mut Vec<Hit>) {
+        let letters = cand.iter().take_while(|b| b.is_ascii_uppercase()).count();
+        let rest = &cand[letters..];
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let prefix = &cand[..letters];
+        let body = &rest[..digits];
+        let tail = &rest[digits..];
+        let bracket_check = tail
+            .iter()
+            .find(|b| b.is_ascii_digit() || **b == b'A')
+            .copied()
+            .filter(|_| tail.iter().any(|b| matches!(b, b'(' | b'[')));
+        let e = s + cand.len();
+        if let Some(c) = bracket_check {
+            if digits == 6 && validate::hkid_check_char(prefix, body) == Some(c) {
+                self.push(hits, self.k.hk_id, s, e, 0.97, ri);
+            }
+            return;
+        }
+        // No brackets: the last character is the check character.
+        let (six, check) = match (digits, tail) {
+            (7, []) => (&body[..6], Some(body[6])),
+            (6, [b'A']) => (body, Some(b'A')),
+            _ => (body, None),
+        };
+        if let Some(c) = check {
+            if validate::hkid_check_char(prefix, six) == Some(c) {
+                self.push(hits, self.k.hk_id, s, e, 0.9, ri);
+                return;
+            }
+        }
+        if !tail.is_empty() {
+            return;
+        }
+        if (prefix == b"H" || prefix == b"K") && digits == 8 || prefix == b"KJ" && digits == 7 {
+            self.push(hits, self.k.hk_passport, s, e, 0.45, ri);
+        } else if (6..=9).contains(&digits) {
+            self.push(hits, self.k.passport, s, e, 0.25, ri);
+        }
+    }
+
+    fn digits(&self, cand: &[u8], s: usize, ri: usize, hits: &mut Vec<Hit>) {
+        let e = s + cand.len();
+        // Split off an international prefix.
+        let (cc, body_off) = international_prefix(cand);
+        let body = &cand[body_off..];
+        let ds: Vec<u8> = body.iter().copied().filter(u8::is_ascii_digit).collect();
+        let groups: Vec<usize> = body
+            .split(|b| !b.is_ascii_digit())
+            .map(<[u8]>::len)
+            .filter(|&n| n > 0)
+            .collect();
+        let bracket_check = body.iter().position(|b| matches!(b, b'(' | b'['));
+        if let Some(cc) = cc {
+            if cc == b"852" && ds.len() == 8 && matches!(ds[0], b'2'..=b'9') {
+                self.push(hits, self.k.hk_phone, s, e, 0.95, ri);
+            }
+            return;
+        }
+        // Bracketed trailing check: Macao ID `1234567(8)`.
+        if let Some(p) = bracket_check {
+            let main: Vec<u8> = body[..p]
+                .iter()
+                .copied()
+                .filter(u8::is_ascii_digit)
+                .collect();
+            if main.len() == 7 && validate::is_plausible_mo_id(&ds) {
+                self.push(hits, self.k.mo_id, s, e, 0.55, ri);
+            }
+            return;
+        }
+        let last = *cand.last().unwrap_or(&b'0');
+        if last == b'X' || last == b'x' {
+            let mut id = ds.clone();
+            id.push(b'X');
+            if validate::is_valid_cn_id(&id) {
+                self.push(hits, self.k.cn_id, s, e, 0.97, ri);
+            }
+            return;
+        }
+        let n = ds.len();
+        if n == 18 && validate::is_valid_cn_id(&ds) {
+            self.push(hits, self.k.cn_id, s, e, 0.97, ri);
+            return;
+        }
+        if (12..=19).contains(&n) && validate::is_valid_card(&ds) {
+            let regular = groups.len() == 1 || groups.iter().all(|&g| (3..=6).contains(&g));
+            self.push(
+                hits,
+                self.k.card,
+                s,
+                e,
+                if regular { 0.95 } else { 0.7 },
+                ri,
+            );
+            return;
+        }
+        // `852 9123 4567` without the plus.
+        if n == 11
+            && ds.starts_with(b"852")
+            && matches!(ds[3], b'2'..=b'9')
+            && matches!(groups.first(), Some(&3) | Some(&11))
+        {
+            self.push(
+                hits,
+                self.k.hk_phone,
+                s,
+                e,
+                if groups[0] == 3 { 0.8 } else { 0.6 },
+                ri,
+            );
+            return;
+        }
+        let phone_shape =
+            groups.len() == 1 || groups == [4, 4] || groups == [3, 5] || groups == [2, 3, 3];
+        if n == 8 && matches!(ds[0], b'2'..=b'9') && phone_shape {
+            let score = if groups.len() == 2 { 0.35 } else { 0.3 };
+            self.push(hits, self.k.hk_phone, s, e, score, ri);
+        }
+        if n == 9 && ds.starts_with(b"800") {
+            self.push(hits, self.k.hk_phone, s, e, 0.3, ri);
+        }
+        // Business registration: 8 digits, optionally with a 3-digit branch suffix.
+        if n == 8 && groups.len() == 1 || n == 11 && groups.first() == Some(&8) {
+            self.push(hits, self.k.hk_br, s, e, 0.2, ri);
+        }
+        // Bank account: 9 to 14 digits, or 3-3-x / 3-6-3 style groupings.
+        if (9..=14).contains(&n) && !(n == 11 && groups.first() == Some(&8)) {
+            let shaped = groups.len() >= 2 && groups[0] == 3;
+            self.push(
+                hits,
+                self.k.hk_bank,
+                s,
+                e,
+                if shaped { 0.3 } else { 0.2 },
+                ri,
+            );
+        }
+        // Two phone numbers joined by a space: report each half.
+        if n == 16 && groups == [4, 4, 4, 4] {
+            let mid = nth_digit_end(cand, 8);
+            let second = mid
+                + cand[mid..]
+                    .iter()
+                    .take_while(|b| !b.is_ascii_digit())
+                    .count();
+            for (a, b) in [(0, mid), (second, cand.len())] {
+                if matches!(cand[a], b'2'..=b'9') {
+                    self.push(hits, self.k.hk_phone, s + a, s + b, 0.3, ri);
+                }
+            }
+        }
+    }
+}
+
+fn nth_digit_end(s: &[u8], n: usize) -> usize {
+    let mut seen = 0;
+    for (i, b) in s.iter().enumerate() {
+        if b.is_ascii_digit() {
+            seen += 1;
+            if seen == n {
+                return i + 1;
+            }
+        }
+    }
+    s.len()
+}
+
+/// `+852 `, `00852`, `(852) `, `(+852)`: the country code and where the national number starts.
+fn international_prefix(c: &[u8]) -> (Option<&[u8]>, usize) {
+    let mut i = 0;
+    let plus = c.first() == Some(&b'+');
+    let zz = c.starts_with(b"00");
+    let paren = c.first() == Some(&b'(');
+    if !(plus || zz || paren) {
+        return (None, 0);
+    }
+    i += if zz { 2 } else { 1 };
+    while i < c.len() && matches!(c[i], b' ' | b'+') {
+        i += 1;
+    }
+    let start = i;
+    // Country codes we care about: 852 (HK), 853 (Macao), 86 (mainland).
+    for code in [&b"852"[..], b"853", b"86"] {
+        if c[start..].starts_with(code) {
+            let mut j = start + code.len();
+            while j < c.len() && matches!(c[j], b' ' | b'-' | b')' | b'.') {
+                j += 1;
+            }
+            return (Some(code), j);
+        }
+    }
+    // `00` is only an international prefix before a code we know; otherwise it is part of the number.
+    if zz {
+        (None, 0)
+    } else {
+        (Some(&b"?"[..]), start)
+    }
+}
+
+fn is_cjk_separator(s: &[u8]) -> bool {
+    ["是", "為", "係", "："].iter().any(|c| c.as_bytes() == s)
+}
+
+fn looks_like_placeholder(v: &[u8]) -> bool {
+    let l = v.to_ascii_lowercase();
+    let has = |n: &[u8]| memchr::memmem::find(&l, n).is_some();
+    has(b"${")
+        || has(b"{{")
+        || has(b"%(")
+        || has(b"<")
+        || has(b"xxxx")
+        || has(b"****")
+        || has(b"....")
+        || has(b"changeme")
+        || has(b"change_me")
+        || has(b"example")
+        || has(b"placeholder")
+        || has(b"your_")
+        || has(b"your-")
+        || has(b"redacted")
+        || has(b"dummy")
+        || has(b"process.env")
+        || has(b"os.environ")
+        || has(b"getenv")
+        || l.starts_with(b"$")
+        || l == b"null"
+        || l == b"none"
+        || l == b"true"
+        || l == b"false"
+        || l.iter().all(|&b| b == l[0])
+}
+
+fn b64_decode(s: &[u8], url: bool) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    use base64::Engine as _;
+    let cfg = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let eng = if url || s.iter().any(|&b| b == b'-' || b == b'_') {
+        GeneralPurpose::new(&base64::alphabet::URL_SAFE, cfg)
+    } else {
+        GeneralPurpose::new(&base64::alphabet::STANDARD, cfg)
+    };
+    eng.decode(s).ok()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn hex_decode(s: &[u8]) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.chunks(2)
+        .map(|p| Some(hex_val(p[0])? << 4 | hex_val(p[1])?))
+        .collect()
+}
+
+/// `\x69\x67…`, `%69%67…`, `\u0069\u0067…`.
+fn unescape(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() / 3);
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' if i + 3 <= s.len() => {
+                out.push(hex_val(s[i + 1])? << 4 | hex_val(s[i + 2])?);
+                i += 3;
+            }
+            b'\\' if i + 4 <= s.len() && s[i + 1] == b'x' => {
+                out.push(hex_val(s[i + 2])? << 4 | hex_val(s[i + 3])?);
+                i += 4;
+            }
+            b'\\' if i + 6 <= s.len() && s[i + 1] == b'u' => {
+                let mut cp = 0u32;
+                for &b in &s[i + 2..i + 6] {
+                    cp = cp << 4 | hex_val(b)? as u32;
+                }
+                let c = char::from_u32(cp)?;
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                i += 6;
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+const MONTHS: [&[u8]; 12] = [
+    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
+];
+
+/// A calendar date in one of the shapes the `date` recogniser matches; years 1900..=2026.
+/// Day-first wins for `dd/mm/yyyy` (Hong Kong usage) but month-first is accepted when only it is valid.
+pub(crate) fn parse_date(s: &[u8]) -> Option<(u32, u32, u32)> {
+    let lower = s.to_ascii_lowercase();
+    let nums: Vec<u32> = lower
+        .split(|b| !b.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.iter().fold(0u32, |a, d| {
+                a.saturating_mul(10).saturating_add((d - b'0') as u32)
+            })
+        })
+        .collect();
+    let month_word = MONTHS
+        .iter()
+        .position(|m| memchr::memmem::find(&lower, m).is_some())
+        .map(|i| i as u32 + 1);
+    let ok =
+        |y: u32, m: u32, d: u32| (1900..=2026).contains(&y) && validate::is_valid_date(y, m, d);
+    let (y, m, d) = match (month_word, nums.as_slice()) {
+        (Some(m), [a, b]) if *b >= 1900 => (*b, m, *a),
+        (None, [a, b, c]) if *a >= 1900 => (*a, *b, *c),
+        (None, [a, b, c]) if *c >= 1900 => {
+            if ok(*c, *b, *a) {
+                (*c, *b, *a)
+            } else {
+                (*c, *a, *b)
+            }
+        }
+        _ => return None,
+    };
+    ok(y, m, d).then_some((y, m, d))
+}
+
+/// Keep the best of overlapping hits within a class (injection vs everything else).
+fn resolve_overlaps(mut hits: Vec<Hit>, class: impl Fn(&Hit) -> bool) -> Vec<Hit> {
+    hits.sort_by(|a, b| {
+        a.start.cmp(&b.start).then(
+            b.score
+                .partial_cmp(&a.score)
+                .unwrap_or(std::cmp::Ordering::Equal),
+        )
+    });
+    let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+    // Index of the last kept hit of each class.
+    let mut last: [Option<usize>; 2] = [None, None];
+    for h in hits {
+        let c = class(&h) as usize;
+        if let Some(li) = last[c] {
+            let l = kept[li];
+            if h.start < l.end {
+                let better =
+                    h.score > l.score || (h.score == l.score && h.end - h.start > l.end - l.start);
+                if better {
+                    kept[li] = h;
+                }
+                continue;
+            }
+        }
+        last[c] = Some(kept.len());
+        kept.push(h);
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date(b"1990-01-02"), Some((1990, 1, 2)));
+        assert_eq!(parse_date("1990年1月2日".as_bytes()), Some((1990, 1, 2)));
+        assert_eq!(parse_date(b"31/12/1985"), Some((1985, 12, 31)));
+        assert_eq!(parse_date(b"12/31/1985"), Some((1985, 12, 31)));
+        assert_eq!(parse_date(b"3 March 1971"), Some((1971, 3, 3)));
+        assert_eq!(parse_date(b"March 3, 1971"), Some((1971, 3, 3)));
+        assert_eq!(parse_date(b"1990-02-30"), None);
+    }
+
+    #[test]
+    fn unescapes() {
+        assert_eq!(unescape(br"\x68\x69").unwrap(), b"hi");
+        assert_eq!(unescape(b"%68%69").unwrap(), b"hi");
+        assert_eq!(unescape(br"\u0068\u0069").unwrap(), b"hi");
+    }
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("kinds", &self.kinds)
+            .field("exclude_kinds", &self.exclude_kinds)
+            .field("min_score", &self.min_score)
+            .field("decode_depth", &self.decode_depth)
+            .field(
+                "detectors",
+                &self
+                    .detectors
+                    .iter()
+                    .map(|d| d.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}

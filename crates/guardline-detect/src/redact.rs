@@ -1,0 +1,286 @@
+//! Redaction operators any caller can use on findings: mask, label, keyed hash, deterministic
+//! keyed pseudonym (reversible through a [`Vault`]), remove.
+
+use crate::finding::{Finding, Kind};
+use crate::normalize::Normalized;
+use aho_corasick::{AhoCorasick, MatchKind};
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// A 32-byte key for hashes and pseudonyms. The same key gives the same tokens on every
+/// instance, so no mapping needs to be shared between gateway nodes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Key([u8; 32]);
+
+impl Key {
+    /// Derive a key from any secret material (a passphrase, a random file's bytes).
+    pub fn derive(secret: &[u8]) -> Key {
+        Key(blake3::derive_key(
+            "guardline 2025-11 pseudonymisation key v1",
+            secret,
+        ))
+    }
+    pub fn from_bytes(bytes: [u8; 32]) -> Key {
+        Key(bytes)
+    }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(…)")
+    }
+}
+
+/// What to put where a finding was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operator {
+    /// One `*` per character.
+    Mask,
+    /// `<HK_ID>`.
+    Label,
+    /// `<HK_ID:1f2e3d4c5b6a7980>`: a keyed, one-way hash, for joining records without the value.
+    Hash,
+    /// `HK_ID_1f2e3d4c5b`: deterministic under a key; [`Vault::restore`] maps it back.
+    Pseudonym,
+    /// Nothing.
+    Remove,
+}
+
+impl Operator {
+    pub const NAMES: [&'static str; 5] = ["mask", "label", "hash", "pseudonym", "remove"];
+}
+
+impl FromStr for Operator {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "mask" => Operator::Mask,
+            "label" | "replace" => Operator::Label,
+            "hash" => Operator::Hash,
+            "pseudonym" | "pseudonymise" | "pseudonymize" => Operator::Pseudonym,
+            "remove" | "delete" => Operator::Remove,
+            _ => {
+                return Err(format!(
+                    "unknown redaction operator `{s}` (one of: {})",
+                    Operator::NAMES.join(", ")
+                ))
+            }
+        })
+    }
+}
+
+impl fmt::Display for Operator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operator::Mask => "mask",
+            Operator::Label => "label",
+            Operator::Hash => "hash",
+            Operator::Pseudonym => "pseudonym",
+            Operator::Remove => "remove",
+        })
+    }
+}
+
+/// `hk_id` → `HK_ID`; `secret.github_token` → `SECRET_GITHUB_TOKEN`.
+pub fn label(kind: &Kind) -> String {
+    kind.as_str()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The value a token is derived from: normalised (full width folded), and for identifiers and
+/// numbers without separators, so `9123 4567` and `９１２３-４５６７` get the same token.
+pub fn canonical_value(kind: &Kind, raw: &[u8]) -> Vec<u8> {
+    let norm = Normalized::new(raw);
+    let t: &[u8] = &norm.text;
+    match kind.family() {
+        "email" => t.to_ascii_lowercase(),
+        "secret" | "injection" | "harm" | "person_name" | "address" => t.to_vec(),
+        _ => t
+            .iter()
+            .filter(|b| {
+                !matches!(
+                    b,
+                    b' ' | b'-' | b'(' | b')' | b'[' | b']' | b'.' | b'/' | b'+'
+                )
+            })
+            .map(u8::to_ascii_uppercase)
+            .collect(),
+    }
+}
+
+fn keyed_hex(key: &Key, kind: &Kind, value: &[u8], n: usize) -> String {
+    let mut h = blake3::Hasher::new_keyed(&key.0);
+    h.update(kind.as_str().as_bytes());
+    h.update(&[0]);
+    h.update(value);
+    let out = h.finalize();
+    out.to_hex()[..n].to_string()
+}
+
+/// Token → original value, filled by pseudonymisation and used to restore text.
+#[derive(Clone, Debug, Default)]
+pub struct Vault {
+    tokens: HashMap<String, Vec<u8>>,
+    /// canonical (kind, value) → token, so a value seen twice keeps its token.
+    by_value: HashMap<(Kind, Vec<u8>), String>,
+}
+
+impl Vault {
+    pub fn new() -> Vault {
+        Vault::default()
+    }
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+    /// The original value behind a token.
+    pub fn get(&self, token: &str) -> Option<&[u8]> {
+        self.tokens.get(token).map(Vec::as_slice)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.tokens.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+    /// Longest token, for callers that restore a stream and must hold back a possible prefix.
+    pub fn max_token_len(&self) -> usize {
+        self.tokens.keys().map(String::len).max().unwrap_or(0)
+    }
+
+    /// The token for `raw` of `kind` under `key`, recording it. Deterministic: the same key,
+    /// kind and canonical value always give the same token (10 hex digits; on the rare collision
+    /// with a different value already in this vault, more digits are used).
+    pub fn token(&mut self, key: &Key, kind: &Kind, raw: &[u8]) -> String {
+        let canon = canonical_value(kind, raw);
+        if let Some(t) = self.by_value.get(&(kind.clone(), canon.clone())) {
+            return t.clone();
+        }
+        let mut n = 10;
+        let token = loop {
+            let t = format!("{}_{}", label(kind), keyed_hex(key, kind, &canon, n));
+            match self.tokens.get(&t) {
+                Some(_) if n < 64 => n += 6,
+                _ => break t,
+            }
+        };
+        self.tokens.insert(token.clone(), raw.to_vec());
+        self.by_value.insert((kind.clone(), canon), token.clone());
+        token
+    }
+
+    /// Replace every token of this vault in `text` by its original value. Text that merely
+    /// resembles a token, or a token the model altered, is left as it is.
+    pub fn restore(&self, text: &[u8]) -> Vec<u8> {
+        if self.tokens.is_empty() {
+            return text.to_vec();
+        }
+        let keys: Vec<&String> = self.tokens.keys().collect();
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&keys)
+            .expect("tokens are short literals");
+        let mut out = Vec::with_capacity(text.len());
+        let mut last = 0;
+        for m in ac.find_iter(text) {
+            // Whole tokens only: not glued to more token characters.
+            let glued = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+            if (m.start() > 0 && glued(text[m.start() - 1]))
+                || (m.end() < text.len() && glued(text[m.end()]))
+            {
+                continue;
+            }
+            out.extend_from_slice(&text[last..m.start()]);
+            out.extend_from_slice(&self.tokens[keys[m.pattern().as_usize()]]);
+            last = m.end();
+        }
+        out.extend_from_slice(&text[last..]);
+        out
+    }
+}
+
+/// Applies one operator to a set of findings.
+#[derive(Clone, Debug)]
+pub struct Redactor {
+    pub operator: Operator,
+    pub key: Key,
+}
+
+impl Redactor {
+    pub fn new(operator: Operator, key: Key) -> Redactor {
+        Redactor { operator, key }
+    }
+
+    /// What replaces one finding's bytes.
+    pub fn replacement(&self, kind: &Kind, raw: &[u8], vault: &mut Vault) -> Vec<u8> {
+        match self.operator {
+            Operator::Mask => {
+                let n = String::from_utf8_lossy(raw).chars().count();
+                vec![b'*'; n]
+            }
+            Operator::Label => format!("<{}>", label(kind)).into_bytes(),
+            Operator::Hash => {
+                let canon = canonical_value(kind, raw);
+                format!(
+                    "<{}:{}>",
+                    label(kind),
+                    keyed_hex(&self.key, kind, &canon, 16)
+                )
+                .into_bytes()
+            }
+            Operator::Pseudonym => vault.token(&self.key, kind, raw).into_bytes(),
+            Operator::Remove => Vec::new(),
+        }
+    }
+
+    /// `input` with every finding replaced. Findings may come in any order and may overlap:
+    /// overlapping spans are merged and replaced once, as the kind of the highest-scoring one.
+    pub fn redact(&self, input: &[u8], findings: &[Finding], vault: &mut Vault) -> Vec<u8> {
+        let spans = merge_spans(findings, input.len());
+        let mut out = Vec::with_capacity(input.len());
+        let mut last = 0;
+        for (s, e, kind) in spans {
+            out.extend_from_slice(&input[last..s]);
+            out.extend(self.replacement(&kind, &input[s..e], vault));
+            last = e;
+        }
+        out.extend_from_slice(&input[last..]);
+        out
+    }
+}
+
+/// Sorted, non-overlapping spans clipped to `len`, each with the kind of its best finding.
+pub fn merge_spans(findings: &[Finding], len: usize) -> Vec<(usize, usize, Kind)> {
+    let mut fs: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.start < f.end && f.start < len)
+        .collect();
+    fs.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    let mut out: Vec<(usize, usize, Kind, f32)> = Vec::new();
+    for f in fs {
+        let end = f.end.min(len);
+        if let Some(last) = out.last_mut() {
+            if f.start < last.1 {
+                last.1 = last.1.max(end);
+                if f.score > last.3 {
+                    last.2 = f.kind.clone();
+                    last.3 = f.score;
+                }
+                continue;
+            }
+        }
+        out.push((f.start, end, f.kind.clone(), f.score));
+    }
+    out.into_iter().map(|(s, e, k, _)| (s, e, k)).collect()
+}
