@@ -516,11 +516,10 @@ impl Engine {
 
     /// Run the automaton over `text[from..to]` and validate every candidate.
     fn collect(&self, text: &[u8], from: usize, to: usize, depth: u8, hits: &mut Vec<Hit>) {
-        let mut cache = self.regex.create_cache();
         let mut at = from;
         while at < to {
             let input = Input::new(text).range(at..to);
-            let Some(m) = self.regex.search_with(&mut cache, &input) else {
+            let Some(m) = self.regex.search(&input) else {
                 break;
             };
             let (s, e) = (m.start(), m.end());
