@@ -787,7 +787,8 @@ impl Engine {
                 }
             }
         }
-        let lower_key = cand[..key_end.max(1)].to_ascii_lowercase();
+        // The key may start before the matched key word (`aws_secret_access_key` matches at `secret`).
+        let lower_key = text[s.saturating_sub(12)..s + key_end.max(1)].to_ascii_lowercase();
         if looks_like_placeholder(value) {
             return;
         }
