@@ -198,7 +198,7 @@ impl Engine {
         let mut kinds = Vec::new();
         let mut kind_index = HashMap::new();
         for (name, info) in kinds_file.kinds {
-            let enabled = include.as_ref().is_none_or(|g| g.is_match(&name))
+            let enabled = include.as_ref().map_or(true, |g| g.is_match(&name))
                 && !exclude.as_ref().is_some_and(|g| g.is_match(&name));
             kind_index.insert(name.clone(), kinds.len() as u16);
             kinds.push(KindEntry {
@@ -1187,6 +1187,25 @@ fn resolve_overlaps(mut hits: Vec<Hit>, class: impl Fn(&Hit) -> bool) -> Vec<Hit
     kept
 }
 
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("kinds", &self.kinds)
+            .field("exclude_kinds", &self.exclude_kinds)
+            .field("min_score", &self.min_score)
+            .field("decode_depth", &self.decode_depth)
+            .field(
+                "detectors",
+                &self
+                    .detectors
+                    .iter()
+                    .map(|d| d.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1207,24 +1226,5 @@ mod tests {
         assert_eq!(unescape(br"\x68\x69").unwrap(), b"hi");
         assert_eq!(unescape(b"%68%69").unwrap(), b"hi");
         assert_eq!(unescape(br"\u0068\u0069").unwrap(), b"hi");
-    }
-}
-
-impl std::fmt::Debug for EngineConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineConfig")
-            .field("kinds", &self.kinds)
-            .field("exclude_kinds", &self.exclude_kinds)
-            .field("min_score", &self.min_score)
-            .field("decode_depth", &self.decode_depth)
-            .field(
-                "detectors",
-                &self
-                    .detectors
-                    .iter()
-                    .map(|d| d.name().to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .finish_non_exhaustive()
     }
 }
