@@ -232,7 +232,11 @@ impl<'w> Printer<'w> {
                 .set_fg(Some(dimension_color(f.dimension)))
                 .set_bold(true),
         )?;
-        write!(self.out, "{:<20}", f.kind.as_str())?;
+        if self.heading {
+            write!(self.out, "{:<20}", f.kind.as_str())?;
+        } else {
+            write!(self.out, "{}", f.kind.as_str())?;
+        }
         self.out.reset()?;
         self.out.set_color(ColorSpec::new().set_dimmed(true))?;
         write!(self.out, " {:.2}", f.score)?;
