@@ -15,6 +15,8 @@ use crate::{Hit, InputError, Place, Redaction, Scan, Sink};
 use serde_json::Value;
 use std::io::BufRead;
 
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Scans `reader` as JSONL to its end.
 pub fn scan_jsonl(
     scan: &Scan,
@@ -37,7 +39,14 @@ pub fn scan_jsonl(
             } else {
                 0
             };
-        let (body, eol) = line.split_at(body_len);
+        let (mut body, eol) = line.split_at(body_len);
+        // A UTF-8 byte-order mark (Windows tools write one) is not part of the first record.
+        if record == 0 && body.starts_with(BOM) {
+            body = &body[BOM.len()..];
+            if let Some(r) = redact.as_deref_mut() {
+                write(r, BOM)?;
+            }
+        }
         scan_line(scan, record, body, eol, sink, redact.as_deref_mut())?;
         record += 1;
         if scan.cancelled() {
@@ -272,6 +281,15 @@ mod tests {
         for l in out.lines().filter(|l| !l.trim().is_empty()) {
             serde_json::from_str::<Value>(l).unwrap();
         }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_kept_out_of_the_first_record() {
+        let input = "\u{feff}{\"a\":\"A123456(3)\"}\n{\"b\":\"\u{feff}x\"}\n";
+        let (sink, out) = run(input, Some(Operator::Label));
+        assert!(sink.bad_records.is_empty(), "{:?}", sink.bad_records);
+        assert_eq!(sink.hits.len(), 1);
+        assert_eq!(out, "\u{feff}{\"a\":\"<HK_ID>\"}\n{\"b\":\"\u{feff}x\"}\n");
     }
 
     #[test]

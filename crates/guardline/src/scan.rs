@@ -101,8 +101,10 @@ pub struct ScanArgs {
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..), help_heading = "Detection")]
     threads: Option<u16>,
 
-    /// Write the input with findings redacted, in the input's format: to stdout for one input,
-    /// under --output for several
+    /// Write the input with findings replaced by OPERATOR (label if none is given), in the
+    /// input's format (JSONL and CSV stay
+    /// valid): to stdout for one input, instead of the report (the exit status still tells
+    /// whether anything was found); under --output for several
     #[arg(
         long,
         value_enum,
