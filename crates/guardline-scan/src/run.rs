@@ -434,10 +434,10 @@ impl Outcome {
 
     /// Reports the outcome: the error if any (a cancelled input is not one), then `Done`.
     fn report(self, emit: &mut dyn FnMut(Event)) {
-        if let Some(e) = &self.error {
-            if !matches!(e, InputError::Cancelled) {
-                emit(Event::Error(e.to_string()));
-            }
+        match &self.error {
+            None | Some(InputError::Cancelled) => {}
+            Some(InputError::Io(e)) => emit(Event::Error(walk::io_message(e))),
+            Some(e) => emit(Event::Error(e.to_string())),
         }
         emit(Event::Done {
             bytes: self.bytes,
@@ -796,6 +796,10 @@ fn collect(
     let mut waiting: BTreeMap<usize, Vec<Event>> = BTreeMap::new();
     for (i, events) in rx.iter() {
         waiting.entry(i).or_default().extend(events);
+        if !waiting.contains_key(&head) {
+            // Nothing can be printed yet; leave the progress display alone.
+            continue;
+        }
         let mut result: Result<(), ScanError> = Ok(());
         progress.suspend(&mut || {
             result = (|| -> Result<(), ScanError> {
