@@ -44,7 +44,9 @@ impl<'e> StreamScanner<'e> {
         }
     }
 
-    /// Stream offset up to which findings have been reported.
+    /// Stream offset up to which findings have been reported. Guarantee: every finding that
+    /// `push` or `finish` reports later starts at or after this offset (it may end after it, so a
+    /// streaming redactor must still hold back the tail of a reported finding that reaches past it).
     pub fn reported_upto(&self) -> usize {
         self.base + self.context
     }
