@@ -140,6 +140,11 @@ impl Context {
                 if w1 && m.end() < win.len() && win[m.end()].is_ascii_alphanumeric() {
                     continue;
                 }
+                // After the candidate, a cue followed by a colon is the label of the next field
+                // (`BRN: 12345678  Tel: 2345 6789`), not a word about this one.
+                if side == 1 && label_follows(&text[from + m.end()..]) {
+                    continue;
+                }
                 let dist = if side == 0 {
                     win.len() - m.end()
                 } else {
@@ -155,4 +160,15 @@ impl Context {
         }
         seen
     }
+}
+
+/// Whether `rest` starts with a label separator: optional spaces or a full stop, then `:`
+/// (full-width `：` is normalised to `:` before cues are looked for).
+fn label_follows(rest: &[u8]) -> bool {
+    let skip = rest
+        .iter()
+        .take(4)
+        .take_while(|&&b| matches!(b, b' ' | b'.'))
+        .count();
+    rest.get(skip) == Some(&b':')
 }

@@ -517,6 +517,7 @@ impl Engine {
     /// Run the automaton over `text[from..to]` and validate every candidate.
     fn collect(&self, text: &[u8], from: usize, to: usize, depth: u8, hits: &mut Vec<Hit>) {
         let mut at = from;
+        let mut retried_to = from;
         while at < to {
             let input = Input::new(text).range(at..to);
             let Some(m) = self.regex.search(&input) else {
@@ -533,8 +534,19 @@ impl Engine {
                 self.validate(text, s, e, ri, depth, hits);
             }
             // A rejected short candidate may hide a valid one that starts inside it.
-            at = if hits.len() == before && e - s <= 80 {
+            let rejected = hits.len() == before;
+            at = if rejected && e - s <= 80 {
                 s + 1
+            } else if rejected && s >= retried_to {
+                // A long rejected run (base64-looking: `//github_pat_…@github.com`) may begin with
+                // a few bytes of path before a token. Look once more from the first word start in
+                // its first 16 bytes; never twice inside one run, so the cost stays linear.
+                retried_to = e;
+                (s + 1..(s + 16).min(e))
+                    .find(|&p| {
+                        !text[p - 1].is_ascii_alphanumeric() && text[p].is_ascii_alphanumeric()
+                    })
+                    .unwrap_or(e)
             } else {
                 e.max(s + 1)
             };
@@ -665,7 +677,16 @@ impl Engine {
                     self.push(hits, self.k.dob, s, e, 0.15, ri);
                 }
             }
-            Validator::Digits => self.digits(cand, s, ri, hits),
+            Validator::Digits => {
+                // Digits joined to a code by a hyphen or underscore (`INV-2023-776816`,
+                // `SF-12345678`) are part of that code, not a number of their own.
+                let in_code = s >= 2
+                    && matches!(text[s - 1], b'-' | b'_')
+                    && text[s - 2].is_ascii_alphanumeric();
+                if !in_code {
+                    self.digits(cand, s, ri, hits);
+                }
+            }
             Validator::Base64 => {
                 if depth > 0 {
                     let decoded = if cand.len() % 2 == 0 && cand.iter().all(u8::is_ascii_hexdigit) {
@@ -730,20 +751,27 @@ impl Engine {
         hits: &mut Vec<Hit>,
     ) {
         let cand = &text[s..e];
-        // The key ends at the first separator: ASCII punctuation or space, or `是`/`為`/`係`/`：`.
-        let mut key_end = 0;
-        while key_end < cand.len() {
-            let b = cand[key_end];
-            if matches!(b, b'=' | b':' | b' ' | b'\t' | b'"' | b'\'') {
+        // The key ends at the first separator: `=`, `:` (full-width `：` is normalised to it), or
+        // `是`/`為`/`係`. Key words may contain a space (`api key`), so a space does not end it.
+        let mut sep = 0;
+        while sep < cand.len() {
+            if matches!(cand[sep], b'=' | b':') {
                 break;
             }
-            if key_end > 0
-                && key_end + 3 <= cand.len()
-                && is_cjk_separator(&cand[key_end..key_end + 3])
-            {
+            if sep > 0 && sep + 3 <= cand.len() && is_cjk_separator(&cand[sep..sep + 3]) {
                 break;
             }
-            key_end += 1;
+            sep += 1;
+        }
+        let mut key_end = sep;
+        while key_end > 0 && matches!(cand[key_end - 1], b' ' | b'\t' | b'"' | b'\'') {
+            key_end -= 1;
+        }
+        if cand[..key_end].eq_ignore_ascii_case(b"pass")
+            && s > 0
+            && text[s - 1].is_ascii_alphabetic()
+        {
+            return;
         }
         let mut v = key_end;
         while v < cand.len() {
@@ -835,6 +863,7 @@ impl Engine {
             .iter()
             .find(|b| b.is_ascii_digit() || **b == b'A')
             .copied()
+            .filter(|_| matches!(tail.first(), Some(b' ' | b'(' | b'[')))
             .filter(|_| tail.iter().any(|b| matches!(b, b'(' | b'[')));
         let e = s + cand.len();
         if let Some(c) = bracket_check {
@@ -852,11 +881,22 @@ impl Engine {
         if let Some(c) = check {
             if validate::hkid_check_char(prefix, six) == Some(c) {
                 self.push(hits, self.k.hk_id, s, e, 0.9, ri);
-                return;
+                // Without brackets, one passport number in eleven of this shape (`KJ` and seven
+                // digits; `E`, `N`, `TK`… and seven digits) passes the HKID check too: offer the
+                // passport reading beside it and let passport cues decide (lexicons/context.toml).
+                if !tail.is_empty() {
+                    return;
+                }
             }
         }
-        if !tail.is_empty() {
-            return;
+        match tail {
+            [] => {}
+            // Singapore and Philippine passports end in a letter: `E1234567J`.
+            [b'A'..=b'Z'] if letters == 1 && digits == 7 => {
+                self.push(hits, self.k.passport, s, e, 0.25, ri);
+                return;
+            }
+            _ => return,
         }
         if (prefix == b"H" || prefix == b"K") && digits == 8 || prefix == b"KJ" && digits == 7 {
             self.push(hits, self.k.hk_passport, s, e, 0.45, ri);
@@ -909,17 +949,23 @@ impl Engine {
             self.push(hits, self.k.cn_id, s, e, 0.97, ri);
             return;
         }
-        if (12..=19).contains(&n) && validate::is_valid_card(&ds) {
-            let regular = groups.len() == 1 || groups.iter().all(|&g| (3..=6).contains(&g));
-            self.push(
-                hits,
-                self.k.card,
-                s,
-                e,
-                if regular { 0.95 } else { 0.7 },
-                ri,
-            );
-            return;
+        // Eighteen digits shaped like a mainland ID (region, birth date) with a wrong check
+        // character are a mistyped ID far more often than one of the rare 18-digit cards.
+        if (12..=19).contains(&n) && validate::is_valid_card(&ds) && !(n == 18 && cn_id_shaped(&ds))
+        {
+            // Cards are printed in fours (Amex and Diners 4-6-5 / 4-6-4, long UnionPay 6-13);
+            // Luhn-valid numbers grouped otherwise (a bank account's 3-6-3) are less likely cards.
+            let (last, fours) = groups.split_last().unwrap_or((&0, &[]));
+            let regular = groups.len() == 1
+                || (fours.iter().all(|&g| g == 4) && (1..=4).contains(last))
+                || matches!(groups.as_slice(), [4, 6, 5] | [4, 6, 4] | [6, 13]);
+            if regular {
+                self.push(hits, self.k.card, s, e, 0.95, ri);
+                return;
+            }
+            // Irregular grouping: also offer the other readings (a bank account, say) and let
+            // context decide.
+            self.push(hits, self.k.card, s, e, 0.7, ri);
         }
         // `852 9123 4567` without the plus.
         if n == 11
@@ -945,6 +991,11 @@ impl Engine {
         }
         if n == 9 && ds.starts_with(b"800") {
             self.push(hits, self.k.hk_phone, s, e, 0.3, ri);
+        }
+        // Nine digits in one run is also how US (before 2021), UK and Taiwan passports print;
+        // only a passport cue makes it one.
+        if n == 9 && groups.len() == 1 {
+            self.push(hits, self.k.passport, s, e, 0.2, ri);
         }
         // Business registration: 8 digits, optionally with a 3-digit branch suffix.
         if n == 8 && groups.len() == 1 || n == 11 && groups.first() == Some(&8) {
@@ -977,6 +1028,19 @@ impl Engine {
             }
         }
     }
+}
+
+/// Region and birth date of a mainland ID in place, whatever the check character.
+fn cn_id_shaped(ds: &[u8]) -> bool {
+    let num = |r: std::ops::Range<usize>| {
+        ds[r]
+            .iter()
+            .fold(0u32, |a, d| a * 10 + (d.wrapping_sub(b'0')) as u32)
+    };
+    ds.len() >= 14
+        && (11..=82).contains(&num(0..2))
+        && (1900..=2030).contains(&num(6..10))
+        && validate::is_valid_date(num(6..10), num(10..12), num(12..14))
 }
 
 fn nth_digit_end(s: &[u8], n: usize) -> usize {
@@ -1226,5 +1290,108 @@ mod tests {
         assert_eq!(unescape(br"\x68\x69").unwrap(), b"hi");
         assert_eq!(unescape(b"%68%69").unwrap(), b"hi");
         assert_eq!(unescape(br"\u0068\u0069").unwrap(), b"hi");
+    }
+
+    /// `(kind, matched text)` of every personal-data or secret finding.
+    fn found(text: &str) -> Vec<(String, String)> {
+        Engine::with_defaults()
+            .scan(text.as_bytes())
+            .into_iter()
+            .filter(|f| f.kind.family() != "injection")
+            .map(|f| (f.kind.to_string(), text[f.start..f.end].to_string()))
+            .collect()
+    }
+
+    fn pair(k: &str, v: &str) -> (String, String) {
+        (k.to_string(), v.to_string())
+    }
+
+    #[test]
+    fn labels_of_the_next_field_do_not_decide() {
+        assert_eq!(
+            found("BRN: 52107347\nTel: 2345 6789"),
+            [
+                pair("hk_br_number", "52107347"),
+                pair("hk_phone", "2345 6789")
+            ]
+        );
+        assert_eq!(
+            found("商業登記號碼：64046788　電話：852-7001-8850"),
+            [
+                pair("hk_br_number", "64046788"),
+                pair("hk_phone", "852-7001-8850")
+            ]
+        );
+    }
+
+    #[test]
+    fn passports_that_look_like_other_things() {
+        // A letter and seven digits that pass the HKID check: a passport or an HKID by the cue.
+        let (p, d) = ("G", "712194");
+        let c = validate::hkid_check_char(p.as_bytes(), d.as_bytes()).unwrap() as char;
+        let id = format!("{p}{d}{c}");
+        assert_eq!(
+            found(&format!("Passport No.: {id}")),
+            [pair("passport", &id)]
+        );
+        assert_eq!(found(&format!("HKID: {id}")), [pair("hk_id", &id)]);
+        assert_eq!(
+            found(&format!("HKID/Passport No.: {id}")),
+            [pair("hk_id", &id)]
+        );
+        assert_eq!(
+            found("passport no. E1234567J"),
+            [pair("passport", "E1234567J")]
+        );
+        assert_eq!(
+            found("Passport No.: 499398176"),
+            [pair("passport", "499398176")]
+        );
+        assert!(found("ref 499398176").is_empty());
+    }
+
+    #[test]
+    fn assignments() {
+        assert_eq!(
+            found("API key 係 AIzaSyD3xJ8kLm2Qp9Rt5Vw7Yz1Ab4Cd6Ef8Gh0"),
+            [pair(
+                "secret.google_api_key",
+                "AIzaSyD3xJ8kLm2Qp9Rt5Vw7Yz1Ab4Cd6Ef8Gh0"
+            )]
+        );
+        assert_eq!(
+            found("DB_PASS=4&%dL%QA9d%*E@w56"),
+            [pair("secret.generic", "4&%dL%QA9d%*E@w56")]
+        );
+        assert!(found("compass: north-east-by-east").is_empty());
+        assert!(found("passport: Zx81-Qq0p").is_empty());
+    }
+
+    #[test]
+    fn numbers_inside_codes_and_accounts() {
+        assert!(found("A/C 012-345-678  Ref: INV-2023-776816")
+            .iter()
+            .all(|f| f.1 != "2023-776816"));
+        // Luhn-valid and in a card range, but grouped like an HSBC account.
+        assert_eq!(
+            found("戶口號碼 592-883119-519"),
+            [pair("hk_bank_account", "592-883119-519")]
+        );
+        // A mistyped mainland ID that happens to pass Luhn is not a card.
+        assert!(found("Record 650102199710046185 was rejected").is_empty());
+        assert!(found("tracking SF8320282816853").is_empty());
+    }
+
+    #[test]
+    fn long_token_after_a_path() {
+        let tok = format!(
+            "github_pat_{}_{}",
+            "A".repeat(11) + &"b1".repeat(5) + "c",
+            "Zy9".repeat(19) + "QQ"
+        );
+        assert_eq!(
+            found(&format!("https://{tok}@github.com/acme/app.git")),
+            [pair("secret.github_token", &tok)]
+        );
     }
 }

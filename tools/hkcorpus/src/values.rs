@@ -67,6 +67,9 @@ pub const NEGATIVE_SLOTS: &[&str] = &[
     "version",
     "time",
     "date",
+    "secret_placeholder",
+    "git_sha",
+    "uuid",
 ];
 
 /// Slots that render ordinary filler.
@@ -137,6 +140,9 @@ pub fn render(slot: &str, variant: Option<&str>, rng: &mut StdRng) -> Value {
         "version" => Value::plain(version(rng)),
         "time" => Value::plain(time(rng)),
         "date" => Value::plain(other_date(rng)),
+        "secret_placeholder" => Value::plain(secret_placeholder(rng)),
+        "git_sha" => Value::plain(random_from(rng, b"0123456789abcdef", 40)),
+        "uuid" => Value::plain(uuid(rng)),
         "name" => Value::plain(pick(rng, NAMES).to_string()),
         "zh_name" => Value::plain(pick(rng, ZH_NAMES).to_string()),
         "company" => Value::plain(pick(rng, COMPANIES).to_string()),
@@ -918,6 +924,39 @@ fn price(rng: &mut StdRng) -> String {
         2 => format!("${}", thousands(big)),
         _ => format!("港幣{}元", thousands(big)),
     }
+}
+
+/// A credential key with a templated, masked or example value: configuration, not a secret.
+fn secret_placeholder(rng: &mut StdRng) -> String {
+    (*[
+        "password: ${DB_PASSWORD}",
+        "password = os.environ[\"DB_PASSWORD\"]",
+        "DB_PASSWORD=changeme",
+        "password: \"<your password here>\"",
+        "api_key: YOUR_API_KEY",
+        "\"password\": \"********\"",
+        "secret = process.env.APP_SECRET",
+        "password=%(db_password)s",
+        "api_key = \"{{ api_key }}\"",
+        "密碼：******",
+        "token: REDACTED",
+        "password: xxxxxxxx",
+    ]
+    .choose(rng)
+    .unwrap())
+    .to_string()
+}
+
+fn uuid(rng: &mut StdRng) -> String {
+    let h = random_from(rng, b"0123456789abcdef", 32);
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..]
+    )
 }
 
 fn version(rng: &mut StdRng) -> String {
