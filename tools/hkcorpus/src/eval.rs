@@ -120,6 +120,8 @@ pub fn score_record(
 pub struct Report {
     pub records: usize,
     pub per_kind: BTreeMap<String, Counts>,
+    /// Micro totals over all kinds, by the record's language.
+    pub per_lang: BTreeMap<String, (usize, Counts)>,
     pub errors: Vec<Miss>,
 }
 
@@ -130,7 +132,10 @@ impl Report {
             self.per_kind.entry(g.kind.clone()).or_default();
         }
         let (counts, errors) = score_record(&r.spans, findings);
+        let lang = self.per_lang.entry(r.lang.clone()).or_default();
+        lang.0 += 1;
         for (k, c) in counts {
+            lang.1.add(c);
             self.per_kind.entry(k).or_default().add(c);
         }
         for (kind, what, s, e) in errors {
@@ -210,7 +215,26 @@ impl Report {
                 fmt(c.f1())
             );
         }
-        let _ = writeln!(s, "{} records", self.records);
+        let _ = writeln!(s, "{} records\n", self.records);
+        let _ = writeln!(
+            s,
+            "{:<28} {:>6} {:>6} {:>5} {:>5} {:>9} {:>7} {:>7}",
+            "language (all kinds)", "recs", "TP", "FP", "FN", "precision", "recall", "F1"
+        );
+        for (lang, (n, c)) in &self.per_lang {
+            let _ = writeln!(
+                s,
+                "{:<28} {:>6} {:>6} {:>5} {:>5} {:>9} {:>7} {:>7}",
+                lang,
+                n,
+                c.tp,
+                c.fp,
+                c.fn_,
+                fmt(c.precision()),
+                fmt(c.recall()),
+                fmt(c.f1())
+            );
+        }
         s
     }
 
@@ -236,7 +260,21 @@ impl Report {
                 fmt(c.f1())
             );
         }
-        let _ = writeln!(s, "\n{} records.", self.records);
+        let _ = writeln!(s, "\n{} records.\n", self.records);
+        s.push_str("| language (all kinds) | records | TP | FP | FN | precision | recall | F1 |\n");
+        s.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for (lang, (n, c)) in &self.per_lang {
+            let _ = writeln!(
+                s,
+                "| {lang} | {n} | {} | {} | {} | {} | {} | {} |",
+                c.tp,
+                c.fp,
+                c.fn_,
+                fmt(c.precision()),
+                fmt(c.recall()),
+                fmt(c.f1())
+            );
+        }
         s
     }
 }
