@@ -956,9 +956,13 @@ impl Engine {
             // Cards are printed in fours (Amex and Diners 4-6-5 / 4-6-4, long UnionPay 6-13);
             // Luhn-valid numbers grouped otherwise (a bank account's 3-6-3) are less likely cards.
             let (last, fours) = groups.split_last().unwrap_or((&0, &[]));
-            let regular = groups.len() == 1
+            let grouped_like_a_card = groups.len() == 1
                 || (fours.iter().all(|&g| g == 4) && (1..=4).contains(last))
                 || matches!(groups.as_slice(), [4, 6, 5] | [4, 6, 4] | [6, 13]);
+            // Short Maestro-range numbers (12 to 15 digits from 50 or 56..69) are rare as cards
+            // and common as bank account numbers.
+            let short_maestro = n < 16 && validate::card_scheme(&ds) == Some("maestro");
+            let regular = grouped_like_a_card && !short_maestro;
             if regular {
                 self.push(hits, self.k.card, s, e, 0.95, ri);
                 return;
@@ -967,21 +971,18 @@ impl Engine {
             // context decide.
             self.push(hits, self.k.card, s, e, 0.7, ri);
         }
-        // `852 9123 4567` without the plus.
+        // `852 9123 4567` without the plus. Unformatted, `85291234567` may as well be an
+        // 11-digit account number: offer both and let context decide.
         if n == 11
             && ds.starts_with(b"852")
             && matches!(ds[3], b'2'..=b'9')
             && matches!(groups.first(), Some(&3) | Some(&11))
         {
-            self.push(
-                hits,
-                self.k.hk_phone,
-                s,
-                e,
-                if groups[0] == 3 { 0.8 } else { 0.6 },
-                ri,
-            );
-            return;
+            if groups[0] == 3 {
+                self.push(hits, self.k.hk_phone, s, e, 0.8, ri);
+                return;
+            }
+            self.push(hits, self.k.hk_phone, s, e, 0.6, ri);
         }
         let phone_shape =
             groups.len() == 1 || groups == [4, 4] || groups == [3, 5] || groups == [2, 3, 3];
@@ -1379,6 +1380,16 @@ mod tests {
         );
         // A mistyped mainland ID that happens to pass Luhn is not a card.
         assert!(found("Record 650102199710046185 was rejected").is_empty());
+        // Unbroken 12 digits in the Maestro range under an account label: an account.
+        assert_eq!(
+            found("我嘅戶口號碼係 664088732717"),
+            [pair("hk_bank_account", "664088732717")]
+        );
+        assert_eq!(
+            found("A/C No.: 85255806173"),
+            [pair("hk_bank_account", "85255806173")]
+        );
+        assert_eq!(found("call 85291234567"), [pair("hk_phone", "85291234567")]);
         assert!(found("tracking SF8320282816853").is_empty());
     }
 
