@@ -84,6 +84,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(Normalized::new(black_box(t))).text.len())
     });
     g.finish();
+
+    // The gateway's unit of work: one 4 KiB chat prompt (latency per call, not bandwidth).
+    let prompt = &text[..4096];
+    let mut g = c.benchmark_group("scan_prompt_4KiB");
+    g.throughput(Throughput::Bytes(prompt.len() as u64));
+    g.bench_function("full_default_ruleset", |b| {
+        b.iter(|| black_box(full.scan(black_box(prompt))).len())
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

@@ -234,10 +234,20 @@ fn kind_globs_select_and_braces_work() {
     })
     .unwrap();
     let text = "A123456(3) a@b.com Tel 9123 4567 GB82WEST12345698765432";
-    let kinds: Vec<String> = e.scan(text.as_bytes()).iter().map(|f| f.kind.to_string()).collect();
+    let kinds: Vec<String> = e
+        .scan(text.as_bytes())
+        .iter()
+        .map(|f| f.kind.to_string())
+        .collect();
     assert_eq!(kinds, ["hk_id", "email", "iban"]);
-    let bad = guardline_detect::EngineConfig { min_score: 1.5, ..Default::default() };
+    let bad = guardline_detect::EngineConfig {
+        min_score: 1.5,
+        ..Default::default()
+    };
     assert!(Engine::new(bad).is_err());
-    let none = guardline_detect::EngineConfig { kinds: vec!["nosuch_*".into()], ..Default::default() };
+    let none = guardline_detect::EngineConfig {
+        kinds: vec!["nosuch_*".into()],
+        ..Default::default()
+    };
     assert!(Engine::new(none).is_err());
 }
