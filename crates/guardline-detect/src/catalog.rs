@@ -73,6 +73,10 @@ pub struct InjectionRule {
     pub lang: String,
     pub score: f32,
     pub pattern: String,
+    /// How to read a match before rescanning it; `despace` for text written letter by letter.
+    /// Without it, a match is itself the finding.
+    #[serde(default)]
+    pub decode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -65,6 +65,9 @@ enum Validator {
     Base64,
     Escapes,
     Injection,
+    /// An injection-lexicon candidate written letter by letter (`i g n o r e`, `忽-略`): the
+    /// separators are removed and the result rescanned, like a decoded payload.
+    InjectionSpaced,
 }
 
 impl Validator {
@@ -285,11 +288,22 @@ impl Engine {
                     "injection rule {name}: score out of range"
                 )));
             }
+            let validator = match rule.decode.as_deref() {
+                None => Validator::Injection,
+                Some("despace") => Validator::InjectionSpaced,
+                Some(other) => {
+                    return Err(Error::Catalog(format!(
+                        "injection rule {name}: unknown decode `{other}`"
+                    )))
+                }
+            };
             patterns.push(rule.pattern.clone());
             recs.push(Recognizer {
                 detector: Arc::from(format!("injection.lexicon.{}", rule.lang).as_str()),
-                validator: Validator::Injection,
-                boundary: Boundary::Alnum,
+                validator,
+                // Checked in `validate`: only an ASCII word cut in two is a bad edge, so
+                // `Please忽略…` and `ignore晒之前啲instructions` still count.
+                boundary: Boundary::None,
                 kinds: vec![ki],
                 score: rule.score,
             });
@@ -422,6 +436,7 @@ impl Engine {
             }
             h.score > 0.0
         });
+        self.combine_injection_cues(&mut hits);
         let mut hits = resolve_overlaps(hits, |h| self.is_injection(h.kind));
 
         let mut out = Vec::with_capacity(hits.len());
@@ -442,7 +457,7 @@ impl Engine {
                 self.recs[h.rec as usize].detector.clone(),
             ));
         }
-        self.hidden_findings(&norm, &keep, min_score, &mut out);
+        self.hidden_findings(input, &norm, &keep, min_score, &mut out);
         out.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
         out
     }
@@ -471,8 +486,14 @@ impl Engine {
     }
 
     /// Zero-width, bidi and tag characters found by normalisation, reported as clusters.
+    ///
+    /// Some are ordinary typography and are not counted: a zero-width joiner inside an emoji
+    /// sequence (👨‍👩‍👧), a soft hyphen, and bidi embeddings (U+202A–U+202C) that apps wrap
+    /// around pasted phone numbers. Overrides (U+202D, U+202E) and isolates reorder what a reader
+    /// sees and are what "Trojan Source" style attacks use.
     fn hidden_findings(
         &self,
+        input: &[u8],
         norm: &Normalized,
         keep: &Range<usize>,
         min_score: f32,
@@ -481,21 +502,21 @@ impl Engine {
         if norm.hidden.is_empty() {
             return;
         }
-        let zw_total = norm
-            .hidden
-            .iter()
-            .filter(|h| h.2 == Hidden::ZeroWidth)
-            .count();
+        let benign = |&(s, e, class): &(usize, usize, Hidden)| match class {
+            Hidden::ZeroWidth => benign_zero_width(input, s, e),
+            Hidden::Bidi => matches!(&input[s..e], [0xE2, 0x80, 0xAA..=0xAC]),
+            Hidden::Tag => false,
+        };
+        let hidden: Vec<(usize, usize, Hidden)> =
+            norm.hidden.iter().copied().filter(|h| !benign(h)).collect();
+        let zw_total = hidden.iter().filter(|h| h.2 == Hidden::ZeroWidth).count();
         let mut i = 0;
-        while i < norm.hidden.len() {
-            let (start, mut end, class) = norm.hidden[i];
+        while i < hidden.len() {
+            let (start, mut end, class) = hidden[i];
             let mut n = 1;
             // A cluster: same class, separated by at most a few visible bytes.
-            while i + n < norm.hidden.len()
-                && norm.hidden[i + n].2 == class
-                && norm.hidden[i + n].0 <= end + 8
-            {
-                end = norm.hidden[i + n].1;
+            while i + n < hidden.len() && hidden[i + n].2 == class && hidden[i + n].0 <= end + 8 {
+                end = hidden[i + n].1;
                 n += 1;
             }
             i += n;
@@ -550,6 +571,12 @@ impl Engine {
             } else {
                 e.max(s + 1)
             };
+            // Injection cues may overlap (a weak `imagine you are a` hides `you are a jailbroken
+            // AI`): look again from the next byte; overlaps are resolved later.
+            if rec.validator == Validator::Injection {
+                at = s + 1;
+                continue;
+            }
             // Keep going from past whatever the validators consumed (a PEM block, say).
             if let Some(last) = hits[before..].iter().map(|h| h.end).max() {
                 at = at.max(last);
@@ -579,7 +606,26 @@ impl Engine {
         let rec = &self.recs[ri];
         let cand = &text[s..e];
         match rec.validator {
-            Validator::Injection => self.push(hits, rec.kinds[0], s, e, rec.score, ri),
+            Validator::Injection => {
+                let before = &text[..s];
+                if !cut_word(text, s, e) && !negated(before) && !described(before) {
+                    // A phrase in quotes of its own is mentioned, not used: "what does 'ignore
+                    // previous instructions' mean?" It counts only as a weak cue.
+                    let quoted = matches!(before.last(), Some(b'"' | b'\''))
+                        && matches!(text.get(e), Some(b'"' | b'\''));
+                    let score = if quoted {
+                        rec.score.min(0.45)
+                    } else {
+                        rec.score
+                    };
+                    self.push(hits, rec.kinds[0], s, e, score, ri);
+                }
+            }
+            Validator::InjectionSpaced => {
+                if depth > 0 && !cut_word(text, s, e) {
+                    self.rescan_decoded(&despace(cand), s, e, ri, depth, hits);
+                }
+            }
             Validator::Token => {
                 let body = cand;
                 let lower = body.to_ascii_lowercase();
@@ -706,6 +752,45 @@ impl Engine {
                     }
                 }
             }
+        }
+    }
+
+    /// Several distinct injection cues close together are stronger evidence than any one of
+    /// them: a persona frame plus a quoted request, a forged notice plus "disable the filters".
+    /// The scores of distinct rules within [`CUE_WINDOW`] bytes are combined by noisy-or
+    /// (1 − Π(1 − sᵢ)) and credited to the strongest hit, so weak cues (scored below the
+    /// reporting floor) only ever report in company.
+    fn combine_injection_cues(&self, hits: &mut [Hit]) {
+        let idx: Vec<usize> = (0..hits.len())
+            .filter(|&i| self.is_injection(hits[i].kind))
+            .take(MAX_COMBINED_CUES)
+            .collect();
+        if idx.len() < 2 {
+            return;
+        }
+        let mut raised = Vec::new();
+        for &i in &idx {
+            let h = hits[i];
+            let mut best: Vec<(u16, f32)> = Vec::new();
+            for &j in &idx {
+                let o = hits[j];
+                if o.start.abs_diff(h.start) > CUE_WINDOW {
+                    continue;
+                }
+                match best.iter_mut().find(|b| b.0 == o.rec) {
+                    Some(b) => b.1 = b.1.max(o.score),
+                    None => best.push((o.rec, o.score)),
+                }
+            }
+            let top = best.iter().map(|b| b.1).fold(0.0f32, f32::max);
+            if best.len() < 2 || h.score < top {
+                continue;
+            }
+            let missed: f32 = best.iter().map(|b| 1.0 - b.1).product();
+            raised.push((i, (1.0 - missed).min(0.99)));
+        }
+        for (i, s) in raised {
+            hits[i].score = hits[i].score.max(s);
         }
     }
 
@@ -1181,6 +1266,143 @@ fn unescape(s: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// How far apart (bytes of normalised text) injection cues may be and still be combined.
+const CUE_WINDOW: usize = 2048;
+/// Cues beyond this many in one scan are not combined (keeps the pairwise pass bounded).
+const MAX_COMBINED_CUES: usize = 256;
+
+/// A match that starts or ends inside an ASCII word (`signore previous…`) is not the phrase.
+fn cut_word(text: &[u8], s: usize, e: usize) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric();
+    (s > 0 && word(text[s - 1]) && word(text[s]))
+        || (e < text.len() && word(text[e - 1]) && word(text[e]))
+}
+
+/// A cue right after a negation is an instruction not to do it: "do not ignore the safety
+/// instructions", "請勿忽略所有安全指示". (Rules that are themselves negative, such as
+/// `不要理會…` or `don't follow your rules`, start with the negation and are unaffected.)
+fn negated(before: &[u8]) -> bool {
+    let tail = &before[before.len().saturating_sub(24)..];
+    let trimmed = {
+        let mut t = tail;
+        while let [rest @ .., b' ' | b'\t' | b','] = t {
+            t = rest;
+        }
+        t
+    };
+    let lower = trimmed.to_ascii_lowercase();
+    let ends_word = |w: &[u8]| {
+        lower.ends_with(w)
+            && (lower.len() == w.len() || !lower[lower.len() - w.len() - 1].is_ascii_alphabetic())
+    };
+    if lower.ends_with(b"n't")
+        || ["not", "never", "dont", "cannot"]
+            .iter()
+            .any(|w| ends_word(w.as_bytes()))
+    {
+        return true;
+    }
+    [
+        "不要",
+        "不可",
+        "不能",
+        "請勿",
+        "请勿",
+        "切勿",
+        "勿",
+        "別",
+        "别",
+        "唔好",
+        "唔可以",
+        "不應",
+        "不应",
+        "不應該",
+        "不应该",
+        "千萬不要",
+        "千万不要",
+    ]
+    .iter()
+    .any(|n| trimmed.ends_with(n.as_bytes()))
+}
+
+/// A cue right after a first- or third-person subject describes rather than instructs: "我忘記
+/// 之前的設定" (I forgot the earlier settings), "佢成日無視所有規則" (he keeps ignoring all the
+/// rules), "they ignore previous instructions". After "you", or nothing, it is an instruction.
+fn described(before: &[u8]) -> bool {
+    let mut t = &before[before.len().saturating_sub(24)..];
+    while let [rest @ .., b' ' | b'\t'] = t {
+        t = rest;
+    }
+    let lower = t.to_ascii_lowercase();
+    let english = ["i", "we", "they", "he", "she"].iter().any(|w| {
+        lower.ends_with(w.as_bytes())
+            && (lower.len() == w.len() || !lower[lower.len() - w.len() - 1].is_ascii_alphabetic())
+    });
+    if english {
+        return true;
+    }
+    const ADVERBS: [&str; 20] = [
+        "經常", "经常", "成日", "總是", "总是", "已經", "已经", "常常", "一直", "竟然", "完全",
+        "又", "都", "就", "會", "会", "也", "亦", "仲", "還",
+    ];
+    while let Some(a) = ADVERBS.iter().find(|a| t.ends_with(a.as_bytes())) {
+        t = &t[..t.len() - a.len()];
+    }
+    ["我", "他", "她", "佢", "它", "們", "们", "哋"]
+        .iter()
+        .any(|p| t.ends_with(p.as_bytes()))
+}
+
+/// `i g n o r e  p r e v i o u s` → `ignore previous`; `忽-略-之-前` → `忽略之前`. A single
+/// separator joins letters; two or more (or a slash) separate words.
+fn despace(cand: &[u8]) -> Vec<u8> {
+    let sep = |b: u8| matches!(b, b' ' | b'\t' | b'.' | b'_' | b'*' | b'-' | b'/' | b'|');
+    let mut out = Vec::with_capacity(cand.len());
+    let mut i = 0;
+    while i < cand.len() {
+        if sep(cand[i]) {
+            let run = cand[i..].iter().take_while(|&&b| sep(b)).count();
+            let gap = &cand[i..i + run];
+            if run >= 2 || gap.contains(&b'/') || gap.contains(&b'|') {
+                out.push(b' ');
+            }
+            i += run;
+        } else {
+            out.push(cand[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A zero-width character that is ordinary typography: a soft hyphen, or a joiner / non-joiner
+/// next to an emoji, a variation selector or a letter of a script that needs it.
+fn benign_zero_width(input: &[u8], s: usize, e: usize) -> bool {
+    let cp = std::str::from_utf8(&input[s..e])
+        .ok()
+        .and_then(|c| c.chars().next())
+        .map_or(0, |c| c as u32);
+    if cp == 0xAD {
+        return true;
+    }
+    if cp != 0x200D && cp != 0x200C {
+        return false;
+    }
+    let prev = std::str::from_utf8(&input[s.saturating_sub(4)..s])
+        .ok()
+        .or_else(|| std::str::from_utf8(&input[s.saturating_sub(3)..s]).ok())
+        .or_else(|| std::str::from_utf8(&input[s.saturating_sub(2)..s]).ok())
+        .and_then(|p| p.chars().next_back())
+        .map_or(0, |c| c as u32);
+    matches!(prev,
+        0x1F000..=0x1FAFF // pictographs, emoji, skin tones
+        | 0x2600..=0x27BF // symbols and dingbats
+        | 0xFE0F // emoji presentation selector
+        | 0x0600..=0x06FF // Arabic, Persian
+        | 0x0900..=0x0DFF // Indic scripts
+    )
 }
 
 const MONTHS: [&[u8]; 12] = [
