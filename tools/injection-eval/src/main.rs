@@ -41,6 +41,8 @@ OPTIONS:
   --injection-only  build the engine with kinds injection.* only (default: the full catalog,
                     as deployed, reporting injection.* findings)
   --lexicon FILE    use this injection lexicon instead of the embedded one (trying rules out)
+  --scores FILE     write one JSON line per prompt (set, index in the set, best score, kinds;
+                    no text) for breakdowns by a set's own metadata
   --throughput FILE only measure single-thread scan speed over FILE with this engine, in MB/s
   -h, --help        this text
 ";
@@ -58,6 +60,7 @@ struct Args {
     injection_only: bool,
     lexicon: Option<PathBuf>,
     throughput: Option<PathBuf>,
+    scores: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -77,6 +80,7 @@ fn parse_args() -> Result<Args, String> {
         injection_only: false,
         lexicon: None,
         throughput: None,
+        scores: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -105,6 +109,7 @@ fn parse_args() -> Result<Args, String> {
             "--injection-only" => a.injection_only = true,
             "--lexicon" => a.lexicon = Some(val("--lexicon")?.into()),
             "--throughput" => a.throughput = Some(val("--throughput")?.into()),
+            "--scores" => a.scores = Some(val("--scores")?.into()),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -286,6 +291,19 @@ fn run(args: &Args) -> Result<(), String> {
     }
     if args.show > 0 {
         print_examples(&results, args.show, args.unblind, floor);
+    }
+    if let Some(p) = &args.scores {
+        let mut out = String::new();
+        for r in &results {
+            for (i, (_, s)) in r.items.iter().enumerate() {
+                out.push_str(
+                    &json!({"set": r.spec.name, "index": i, "best": s.best, "kinds": s.kinds})
+                        .to_string(),
+                );
+                out.push('\n');
+            }
+        }
+        std::fs::write(p, out).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(())
 }
