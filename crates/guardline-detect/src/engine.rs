@@ -161,7 +161,7 @@ fn globset(globs: &[String]) -> Result<Option<GlobSet>, Error> {
     }
     let mut b = GlobSetBuilder::new();
     for g in globs {
-        for part in g.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for part in split_globs(g) {
             b.add(
                 Glob::new(part)
                     .map_err(|e| Error::Config(format!("bad kind glob `{part}`: {e}")))?,
@@ -180,6 +180,26 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Split `a,b,{c,d}` on the commas outside braces.
+fn split_globs(g: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut from) = (0i32, 0);
+    for (i, c) in g.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth <= 0 => {
+                out.push(g[from..i].trim());
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(g[from..].trim());
+    out.retain(|s| !s.is_empty());
+    out
+}
+
 impl Engine {
     /// The engine with the embedded catalog and default settings.
     pub fn with_defaults() -> Engine {
@@ -187,6 +207,12 @@ impl Engine {
     }
 
     pub fn new(cfg: EngineConfig) -> Result<Engine, Error> {
+        if !(0.0..=1.0).contains(&cfg.min_score) {
+            return Err(Error::Config(format!(
+                "min_score must be between 0 and 1, not {}",
+                cfg.min_score
+            )));
+        }
         let kinds_file: KindsFile = toml::from_str(&cfg.catalog.kinds)
             .map_err(|e| Error::Catalog(format!("kinds.toml: {e}")))?;
         let recs_file: RecognizersFile = toml::from_str(&cfg.catalog.recognizers)
