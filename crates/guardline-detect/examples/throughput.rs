@@ -1,10 +1,16 @@
-//! Rough single-thread throughput over a file: `cargo run --release --example throughput -- FILE`.
-use guardline_detect::Engine;
+//! Rough single-thread throughput over a file:
+//! `cargo run --release --example throughput -- FILE [KIND_GLOBS]`.
+use guardline_detect::{Engine, EngineConfig};
 use std::time::Instant;
 fn main() {
     let path = std::env::args().nth(1).expect("FILE");
+    let kinds: Vec<String> = std::env::args().nth(2).into_iter().collect();
     let data = std::fs::read(path).unwrap();
-    let e = Engine::with_defaults();
+    let e = Engine::new(EngineConfig {
+        kinds,
+        ..Default::default()
+    })
+    .unwrap();
     let t = Instant::now();
     let mut n = 0;
     let mut reps = 0;

@@ -341,6 +341,7 @@ impl Engine {
                 .configure(
                     meta::Config::new()
                         .match_kind(MatchKind::LeftmostFirst)
+                        .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit)
                         .hybrid_cache_capacity(32 << 20)
                         .nfa_size_limit(Some(64 << 20))
                         .dfa_size_limit(Some(64 << 20)),
