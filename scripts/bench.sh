@@ -20,7 +20,7 @@ echo "date: $(date -u +%F)"
 run() { # label, file
   local t0 t1 rss
   /usr/bin/time -f "%e %M" -o "$out/time.txt" "$G" scan --threads 1 --format jsonl -q "$2" > "$out/findings.jsonl" || [ $? -eq 1 ]
-  read -r secs rss < "$out/time.txt"
+  read -r secs rss < <(tail -n 1 "$out/time.txt")
   local bytes; bytes=$(stat -c %s "$2")
   local n; n=$(wc -l < "$out/findings.jsonl")
   awk -v l="$1" -v b="$bytes" -v s="$secs" -v r="$rss" -v n="$n" \

@@ -41,6 +41,11 @@ pub struct RecognizerSpec {
     pub kinds: Vec<String>,
     pub boundary: Boundary,
     pub pattern: String,
+    /// A short regex that every match of `pattern` starts with. When given, the head goes into
+    /// the automaton and `pattern` is verified anchored at each head match: long counted runs
+    /// (`[A-Za-z0-9]{36,}`) multiply the automaton's states, heads do not.
+    #[serde(default)]
+    pub head: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -93,6 +93,8 @@ impl Validator {
 
 #[derive(Debug)]
 struct Recognizer {
+    /// The full pattern, checked anchored where the automaton matched the recogniser's head.
+    verify: Option<Regex>,
     detector: Arc<str>,
     validator: Validator,
     boundary: Boundary,
@@ -145,6 +147,12 @@ struct K {
 /// findings and, when the input needs it, its normalised copy.
 pub struct Engine {
     detectors: Vec<(Arc<dyn Detector>, Vec<u16>, u16)>,
+    /// The injection lexicon's automaton and the index in `recs` of its first rule. Kept apart
+    /// from the recognisers' automaton on purpose: in one automaton the lexicon's phrase states
+    /// multiply with the recognisers' counting states, and on text full of tokens and numbers
+    /// the lazy DFA keeps building new states; two automata are about twice as fast on such
+    /// text (BENCHMARKS.md).
+    lexicon: Option<(Regex, usize)>,
     regex: Regex,
     recs: Vec<Recognizer>,
     kinds: Vec<KindEntry>,
@@ -292,8 +300,23 @@ impl Engine {
             if !wanted {
                 continue;
             }
-            patterns.push(spec.pattern.clone());
+            let verify = match &spec.head {
+                Some(head) => {
+                    patterns.push(head.clone());
+                    Some(
+                        Regex::builder()
+                            .configure(meta::Config::new().match_kind(MatchKind::LeftmostFirst))
+                            .build(&spec.pattern)
+                            .map_err(|e| Error::Catalog(format!("recognizer {}: {e}", spec.id)))?,
+                    )
+                }
+                None => {
+                    patterns.push(spec.pattern.clone());
+                    None
+                }
+            };
             recs.push(Recognizer {
+                verify,
                 detector: Arc::from(spec.id.as_str()),
                 validator,
                 boundary: spec.boundary,
@@ -301,6 +324,9 @@ impl Engine {
                 score: 0.0,
             });
         }
+        // The injection lexicon gets an automaton of its own (see `Engine::lexicon`).
+        let mut lexicon_patterns: Vec<String> = Vec::new();
+        let mut lexicon_recs: Vec<Recognizer> = Vec::new();
         for rule in inj_file.rule {
             let name = format!("injection.{}", rule.technique);
             let ki = idx(&name)?;
@@ -323,8 +349,9 @@ impl Engine {
                     )))
                 }
             };
-            patterns.push(rule.pattern.clone());
-            recs.push(Recognizer {
+            lexicon_patterns.push(rule.pattern.clone());
+            lexicon_recs.push(Recognizer {
+                verify: None,
                 detector: Arc::from(format!("injection.lexicon.{}", rule.lang).as_str()),
                 validator,
                 // Checked in `validate`: only an ASCII word cut in two is a bad edge, so
@@ -349,6 +376,23 @@ impl Engine {
                 .build_many(&patterns)
                 .map_err(|e| Error::Catalog(format!("patterns: {e}")))?
         };
+        let lexicon = if lexicon_patterns.is_empty() {
+            None
+        } else {
+            let lexicon = Regex::builder()
+                .configure(
+                    meta::Config::new()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .which_captures(regex_automata::nfa::thompson::WhichCaptures::Implicit)
+                        .hybrid_cache_capacity(32 << 20)
+                        .nfa_size_limit(Some(64 << 20)),
+                )
+                .build_many(&lexicon_patterns)
+                .map_err(|e| Error::Catalog(format!("injection lexicon: {e}")))?;
+            let base = recs.len();
+            recs.extend(lexicon_recs);
+            Some((lexicon, base))
+        };
         let context = Context::new(&ctx_file, &kind_index)?;
         let mut detectors = Vec::new();
         for d in &cfg.detectors {
@@ -359,6 +403,7 @@ impl Engine {
                 .collect::<Result<Vec<_>, _>>()?;
             if dk.iter().any(|&i| kinds[i as usize].enabled) {
                 recs.push(Recognizer {
+                    verify: None,
                     detector: Arc::from(d.name()),
                     validator: Validator::Injection,
                     boundary: Boundary::None,
@@ -370,6 +415,7 @@ impl Engine {
         }
         Ok(Engine {
             detectors,
+            lexicon,
             regex,
             recs,
             kinds,
@@ -564,17 +610,42 @@ impl Engine {
 
     /// Run the automaton over `text[from..to]` and validate every candidate.
     fn collect(&self, text: &[u8], from: usize, to: usize, depth: u8, hits: &mut Vec<Hit>) {
+        self.collect_with(&self.regex, 0, text, from, to, depth, hits);
+        if let Some((lexicon, base)) = &self.lexicon {
+            self.collect_with(lexicon, *base, text, from, to, depth, hits);
+        }
+    }
+
+    /// Run one automaton over `text[from..to]`; its pattern `i` is recogniser `base + i`.
+    #[allow(clippy::too_many_arguments)]
+    fn collect_with(
+        &self,
+        regex: &Regex,
+        base: usize,
+        text: &[u8],
+        from: usize,
+        to: usize,
+        depth: u8,
+        hits: &mut Vec<Hit>,
+    ) {
         let mut at = from;
         let mut retried_to = from;
         while at < to {
             let input = Input::new(text).range(at..to);
-            let Some(m) = self.regex.search(&input) else {
+            let Some(m) = regex.search(&input) else {
                 break;
             };
-            let (s, e) = (m.start(), m.end());
-            let ri = m.pattern().as_usize();
+            let (s, mut e) = (m.start(), m.end());
+            let ri = base + m.pattern().as_usize();
             let before = hits.len();
             let rec = &self.recs[ri];
+            match self.verified_end(ri, text, s, e, to) {
+                Some(full) => e = full,
+                None => {
+                    at = s + 1;
+                    continue;
+                }
+            }
             let glued = rec.boundary == Boundary::Alnum
                 && ((s > 0 && text[s - 1].is_ascii_alphanumeric())
                     || (e < text.len() && text[e].is_ascii_alphanumeric()));
@@ -607,6 +678,20 @@ impl Engine {
             // Keep going from past whatever the validators consumed (a PEM block, say).
             if let Some(last) = hits[before..].iter().map(|h| h.end).max() {
                 at = at.max(last);
+            }
+        }
+    }
+
+    /// Where the candidate that the automaton matched at `s..e` really ends: for a recogniser
+    /// with a head, the end of its full pattern matched anchored at `s` (or `None`).
+    fn verified_end(&self, ri: usize, text: &[u8], s: usize, e: usize, to: usize) -> Option<usize> {
+        match &self.recs[ri].verify {
+            None => Some(e),
+            Some(verify) => {
+                let input = Input::new(text)
+                    .range(s..to)
+                    .anchored(regex_automata::Anchored::Yes);
+                verify.search(&input).map(|m| m.end())
             }
         }
     }
@@ -908,19 +993,16 @@ impl Engine {
                 .anchored(regex_automata::Anchored::Yes);
             if let Some(m) = self.regex.search(&input) {
                 let r = &self.recs[m.pattern().as_usize()];
-                if matches!(
-                    r.validator,
-                    Validator::Token | Validator::Jwt | Validator::Pem
+                let full = self.verified_end(m.pattern().as_usize(), text, m.start(), m.end(), ve);
+                if let (true, Some(end)) = (
+                    matches!(
+                        r.validator,
+                        Validator::Token | Validator::Jwt | Validator::Pem
+                    ),
+                    full,
                 ) {
                     let before = hits.len();
-                    self.validate(
-                        text,
-                        m.start(),
-                        m.end(),
-                        m.pattern().as_usize(),
-                        depth,
-                        hits,
-                    );
+                    self.validate(text, m.start(), end, m.pattern().as_usize(), depth, hits);
                     if hits.len() > before {
                         return;
                     }

@@ -7,11 +7,12 @@
 //! or pseudonymises what it found.
 //!
 //! How: the input is normalised (full-width forms folded, invisible characters removed, with a
-//! map back to the original bytes), then **one** multi-pattern automaton built from
-//! `catalog/recognizers.toml` and `catalog/lexicons/injection.toml` passes over it once;
+//! map back to the original bytes), then one multi-pattern automaton built from
+//! `catalog/recognizers.toml` (literal heads for the secret kinds, whose full patterns are checked
+//! anchored at each head) and one built from `catalog/lexicons/injection.toml` pass over it;
 //! validators check each candidate (check digits, dates, structure, decoding), bilingual context
-//! cues adjust scores, and offsets are mapped back. Findings always carry byte offsets into the
-//! original input.
+//! cues adjust scores, and offsets are mapped back. No recogniser makes a pass of its own.
+//! Findings always carry byte offsets into the original input.
 //!
 //! What it is not: it does no I/O, holds no global state, and knows nothing of files, HTTP or
 //! storage — callers (`guardline scan`, the gateway, the evaluator) bring bytes. Model-based
