@@ -201,31 +201,11 @@ impl Report {
             "{:<28} {:>6} {:>6} {:>5} {:>5} {:>9} {:>7} {:>7}",
             "kind", "gold", "TP", "FP", "FN", "precision", "recall", "F1"
         );
-        for (k, c) in self.rows() {
+        let row = |s: &mut String, label: &str, n: usize, c: &Counts| {
             let _ = writeln!(
                 s,
                 "{:<28} {:>6} {:>6} {:>5} {:>5} {:>9} {:>7} {:>7}",
-                k,
-                c.gold(),
-                c.tp,
-                c.fp,
-                c.fn_,
-                fmt(c.precision()),
-                fmt(c.recall()),
-                fmt(c.f1())
-            );
-        }
-        let _ = writeln!(s, "{} records\n", self.records);
-        let _ = writeln!(
-            s,
-            "{:<28} {:>6} {:>6} {:>5} {:>5} {:>9} {:>7} {:>7}",
-            "language (all kinds)", "recs", "TP", "FP", "FN", "precision", "recall", "F1"
-        );
-        for (lang, (n, c)) in &self.per_lang {
-            let _ = writeln!(
-                s,
-                "{:<28} {:>6} {:>6} {:>5} {:>5} {:>9} {:>7} {:>7}",
-                lang,
+                label,
                 n,
                 c.tp,
                 c.fp,
@@ -234,6 +214,18 @@ impl Report {
                 fmt(c.recall()),
                 fmt(c.f1())
             );
+        };
+        for (k, c) in self.rows() {
+            row(&mut s, &k, c.gold(), &c);
+        }
+        let _ = writeln!(s, "{} records\n", self.records);
+        let _ = writeln!(
+            s,
+            "{:<28} {:>6} {:>6} {:>5} {:>5} {:>9} {:>7} {:>7}",
+            "language (all kinds)", "recs", "TP", "FP", "FN", "precision", "recall", "F1"
+        );
+        for (lang, (n, c)) in &self.per_lang {
+            row(&mut s, lang, *n, c);
         }
         s
     }
