@@ -1290,7 +1290,18 @@ fn is_cjk_separator(s: &[u8]) -> bool {
 fn looks_like_placeholder(v: &[u8]) -> bool {
     let l = v.to_ascii_lowercase();
     let has = |n: &[u8]| memchr::memmem::find(&l, n).is_some();
-    has(b"${")
+    // A template slot (`{password}`) or a call in code (`Value::new(`, `os.getenv(`).
+    let slot = l.first() == Some(&b'{') && l.last() == Some(&b'}');
+    let call = l
+        .first()
+        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+        && l.iter().position(|&b| b == b'(').is_some_and(|p| {
+            l[..p]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'.'))
+        });
+    slot || call
+        || has(b"${")
         || has(b"{{")
         || has(b"%(")
         || has(b"<")

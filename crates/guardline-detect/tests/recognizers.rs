@@ -251,3 +251,11 @@ fn kind_globs_select_and_braces_work() {
     };
     assert!(Engine::new(none).is_err());
 }
+
+#[test]
+fn template_slots_and_code_calls_are_not_secrets() {
+    absent("password: {password_value}", "secret.generic");
+    absent("let api_key = Value::String(raw)", "secret.generic");
+    absent("secret = os.getenv(\"SECRET\")", "secret.generic");
+    found("password: Qw8!zP3#(mK", "secret.generic", "Qw8!zP3#(mK");
+}
