@@ -30,7 +30,7 @@ USAGE: injection-eval [OPTIONS]
 
 OPTIONS:
   --splits FILE     set definitions (default: tools/injection-eval/splits.toml)
-  --data DIR        shared data directory (default: $GUARDLINE_EVAL_DATA or /work/shared/data)
+  --data DIR        shared data directory (default: $GUARDLINE_EVAL_DATA or ../shared/data beside the checkout)
   --repo DIR        workspace root, for testdata/ (default: this crate's workspace)
   --split S         tune | heldout | all (default: all)
   --set NAME        only this set (repeatable)
@@ -69,7 +69,8 @@ fn parse_args() -> Result<Args, String> {
         splits: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("splits.toml"),
         data: std::env::var_os("GUARDLINE_EVAL_DATA")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/work/shared/data")),
+            // The project's shared/ sits beside the checkout (as on CI).
+            .unwrap_or_else(|| repo.join("../shared/data")),
         repo,
         split: None,
         sets: Vec::new(),
