@@ -168,3 +168,33 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     }
     Ok(n)
 }
+
+/// Shared by the format modules' tests: scan `input` with the default engine, collecting hits
+/// and, with `op`, the redacted copy.
+#[cfg(test)]
+pub(crate) fn run_for_test(
+    input: &str,
+    op: Option<guardline_detect::Operator>,
+    scan_fn: impl FnOnce(
+        &Scan,
+        &mut &[u8],
+        &mut Collect,
+        Option<&mut Redaction>,
+    ) -> Result<(), InputError>,
+) -> (Collect, String) {
+    use guardline_detect::{Key, Redactor};
+    let engine = Engine::with_defaults();
+    let scan = Scan::new(&engine);
+    let mut sink = Collect::default();
+    let mut out = Vec::new();
+    let mut vault = Vault::new();
+    let redactor = op.map(|op| Redactor::new(op, Key::derive(b"k")));
+    let mut r = redactor.as_ref().map(|redactor| Redaction {
+        redactor,
+        vault: &mut vault,
+        out: &mut out,
+    });
+    let mut reader = input.as_bytes();
+    scan_fn(&scan, &mut reader, &mut sink, r.as_mut()).unwrap();
+    (sink, String::from_utf8(out).unwrap())
+}

@@ -106,23 +106,12 @@ fn write_error(e: csv::Error) -> InputError {
 mod tests {
     use super::*;
     use crate::Collect;
-    use guardline_detect::{Engine, Key, Operator, Redactor, Vault};
+    use guardline_detect::Operator;
 
     fn run(input: &str, header: bool, op: Option<Operator>) -> (Collect, String) {
-        let engine = Engine::with_defaults();
-        let scan = Scan::new(&engine);
-        let mut sink = Collect::default();
-        let mut out = Vec::new();
-        let mut vault = Vault::new();
-        let redactor = op.map(|op| Redactor::new(op, Key::derive(b"k")));
-        let mut r = redactor.as_ref().map(|redactor| Redaction {
-            redactor,
-            vault: &mut vault,
-            out: &mut out,
-        });
-        let mut reader = input.as_bytes();
-        scan_csv(&scan, &mut reader, header, &mut sink, r.as_mut()).unwrap();
-        (sink, String::from_utf8(out).unwrap())
+        crate::run_for_test(input, op, |scan, reader, sink, r| {
+            scan_csv(scan, reader, header, sink, r)
+        })
     }
 
     fn places(c: &Collect) -> Vec<(String, u64, u64, Column, usize)> {
