@@ -40,17 +40,63 @@ pub struct Normalized<'a> {
     pub hidden: Vec<(usize, usize, Hidden)>,
 }
 
-// Bytes that can start a sequence we rewrite. Everything else is copied as it is.
-const INTERESTING: [bool; 256] = {
-    let mut t = [false; 256];
-    t[0xC2] = true;
-    t[0xE1] = true;
-    t[0xE2] = true;
-    t[0xE3] = true;
-    t[0xEF] = true;
-    t[0xF3] = true;
-    t
-};
+/// Finds the next byte that can start a rewritten sequence with two SIMD searches: the common
+/// leads (CJK punctuation, full-width forms, zero-width and bidi marks) and the rare ones
+/// (no-break space, U+180E, tag characters). Each result is kept until passed, so the rare
+/// search does not rescan the rest of the input at every common hit.
+struct Leads<'a> {
+    input: &'a [u8],
+    common: Cached,
+    rare: Cached,
+}
+
+#[derive(Clone, Copy)]
+enum Cached {
+    Unknown,
+    At(usize),
+    Never,
+}
+
+impl<'a> Leads<'a> {
+    fn new(input: &'a [u8]) -> Leads<'a> {
+        Leads {
+            input,
+            common: Cached::Unknown,
+            rare: Cached::Unknown,
+        }
+    }
+
+    fn next(&mut self, from: usize) -> Option<usize> {
+        let a = refresh(&mut self.common, self.input, from, |h| {
+            memchr::memchr3(0xE2, 0xE3, 0xEF, h)
+        });
+        let b = refresh(&mut self.rare, self.input, from, |h| {
+            memchr::memchr3(0xC2, 0xE1, 0xF3, h)
+        });
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+fn refresh(
+    slot: &mut Cached,
+    input: &[u8],
+    from: usize,
+    find: impl Fn(&[u8]) -> Option<usize>,
+) -> Option<usize> {
+    if matches!(*slot, Cached::Unknown) || matches!(*slot, Cached::At(p) if p < from) {
+        *slot = match find(&input[from.min(input.len())..]) {
+            Some(p) => Cached::At(from + p),
+            None => Cached::Never,
+        };
+    }
+    match *slot {
+        Cached::At(p) => Some(p),
+        _ => None,
+    }
+}
 
 /// What one recognised sequence becomes.
 enum Rewrite {
@@ -116,9 +162,10 @@ impl<'a> Normalized<'a> {
     /// Normalise `input`. Borrows when nothing changes (the common case for ASCII text).
     pub fn new(input: &'a [u8]) -> Normalized<'a> {
         let mut i = 0;
+        let mut leads = Leads::new(input);
         // Find the first rewrite; before it, nothing needs copying.
         let first = loop {
-            match input[i..].iter().position(|&b| INTERESTING[b as usize]) {
+            match leads.next(i).map(|at| at - i) {
                 None => {
                     return Normalized {
                         text: Cow::Borrowed(input),
@@ -150,10 +197,9 @@ impl<'a> Normalized<'a> {
         let mut i = first;
         let mut run_start = first; // start of the pending identity run
         while i < input.len() {
-            let b = input[i];
-            if !INTERESTING[b as usize] {
-                i += 1;
-                continue;
+            match leads.next(i) {
+                Some(at) => i = at,
+                None => break,
             }
             let Some((cp, n)) = decode_at(input, i) else {
                 i += 1;
