@@ -12,6 +12,7 @@
 
 use crate::pointer::push_token;
 use crate::{Hit, InputError, Place, Redaction, Scan, Sink};
+use guardline_detect::Finding;
 use serde_json::Value;
 use std::io::BufRead;
 
@@ -82,17 +83,15 @@ fn scan_line(
                 if findings.is_empty() {
                     return;
                 }
-                for f in &findings {
-                    sink.hit(Hit {
-                        finding: f.clone(),
-                        line: line_no,
-                        place: Place::Record {
-                            record,
-                            field: Some(ptr.to_string()),
-                        },
-                        text: scan.render(&s.as_bytes()[f.start.min(s.len())..f.end.min(s.len())]),
-                    });
-                }
+                report(
+                    scan,
+                    sink,
+                    s.as_bytes(),
+                    &findings,
+                    line_no,
+                    record,
+                    Some(ptr),
+                );
                 if let Some(r) = redact.as_deref_mut() {
                     let out = r.redact(s.as_bytes(), &findings);
                     *s = match String::from_utf8(out) {
@@ -115,17 +114,7 @@ fn scan_line(
         Err(e) => {
             sink.bad_record(line_no, format!("invalid JSON: {e}"));
             let findings = scan.engine.scan(body);
-            for f in &findings {
-                sink.hit(Hit {
-                    finding: f.clone(),
-                    line: line_no,
-                    place: Place::Record {
-                        record,
-                        field: None,
-                    },
-                    text: scan.render(&body[f.range()]),
-                });
-            }
+            report(scan, sink, body, &findings, line_no, record, None);
             if let Some(r) = redact {
                 let out = r.redact(body, &findings);
                 write(r, &out)?;
@@ -134,6 +123,29 @@ fn scan_line(
         }
     }
     Ok(())
+}
+
+/// One hit per finding in `value` (a decoded string field, or a whole line that is not JSON).
+fn report(
+    scan: &Scan,
+    sink: &mut dyn Sink,
+    value: &[u8],
+    findings: &[Finding],
+    line: u64,
+    record: u64,
+    field: Option<&str>,
+) {
+    for f in findings {
+        sink.hit(Hit {
+            finding: f.clone(),
+            line,
+            place: Place::Record {
+                record,
+                field: field.map(str::to_string),
+            },
+            text: scan.render(&value[f.start.min(value.len())..f.end.min(value.len())]),
+        });
+    }
 }
 
 fn write(r: &mut Redaction, bytes: &[u8]) -> Result<(), InputError> {
