@@ -1,0 +1,341 @@
+//! Guardline's evidence ledger: an append-only, hash-chained record of every exchange, evaluation
+//! run, assessment and human attestation, with ed25519-signed checkpoints, so that nobody can
+//! change or drop a past entry without [`Ledger::verify`] saying so and where.
+//!
+//! Storage is SQLite in the data directory by default and PostgreSQL when several processes or
+//! machines share one chain; both sit behind [`store::Backend`]. Appends go through one writer
+//! task per process that commits whatever has queued up as one transaction (group commit), so many
+//! concurrent appenders are fast and an append is acknowledged only once it is durable.
+//!
+//! What it is not: a place for raw personal data. Bodies hold kinds, counts, keyed hashes and
+//! references; the chain covers a body's digest, so retention can drop bodies
+//! ([`Ledger::prune_bodies`]) and the chain still verifies. `FORMAT.md` beside this crate specifies
+//! the record format for third-party verifiers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+pub mod checkpoint;
+pub mod record;
+pub mod store;
+mod verify;
+
+pub use checkpoint::Checkpoint;
+pub use ed25519_dalek::SigningKey;
+pub use record::{NewEvent, Record};
+pub use store::Filter;
+pub use verify::{Problem, VerifyOptions, VerifyReport};
+
+use record::Draft;
+use store::{Backend, CheckpointPolicy, Store};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LedgerError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("ledger storage: {0}")]
+    Storage(String),
+    #[error("checkpoint key: {0}")]
+    Key(String),
+    #[error("the ledger's writer has stopped")]
+    Closed,
+}
+
+/// The last record of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+    pub time: String,
+}
+
+/// What an acknowledged append returns: where the event landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub seq: i64,
+    pub hash: String,
+    pub time: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub events: i64,
+    pub first_time: Option<String>,
+    pub last_time: Option<String>,
+    pub pruned_bodies: i64,
+    pub by_kind: Vec<(String, i64)>,
+    pub checkpoints: i64,
+    pub last_checkpoint: Option<i64>,
+    pub head: Option<Head>,
+    /// Where the ledger lives, for people (no password).
+    pub storage: String,
+}
+
+/// Where the ledger lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL; `schema` (from a `schema=` query parameter) keeps several ledgers apart
+    /// in one database.
+    Postgres {
+        url: String,
+        schema: Option<String>,
+    },
+}
+
+/// The ledger file inside a data directory.
+pub const SQLITE_FILE: &str = "ledger.sqlite";
+
+impl Location {
+    /// `postgres://…` / `postgresql://…` (optionally `?schema=NAME`), `sqlite://PATH`,
+    /// `sqlite:PATH`, or a plain file path.
+    pub fn parse(spec: &str) -> Result<Location, LedgerError> {
+        if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+            let (base, query) = spec.split_once('?').unwrap_or((spec, ""));
+            let mut schema = None;
+            let mut kept = Vec::new();
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                match pair.split_once('=') {
+                    Some(("schema", v)) => schema = Some(v.to_string()),
+                    _ => kept.push(pair),
+                }
+            }
+            let url = if kept.is_empty() {
+                base.to_string()
+            } else {
+                format!("{base}?{}", kept.join("&"))
+            };
+            return Ok(Location::Postgres { url, schema });
+        }
+        let path = spec
+            .strip_prefix("sqlite://")
+            .or_else(|| spec.strip_prefix("sqlite:"))
+            .unwrap_or(spec);
+        if path.is_empty() {
+            return Err(LedgerError::Invalid("empty ledger location".into()));
+        }
+        if path.contains("://") {
+            return Err(LedgerError::Invalid(format!(
+                "unsupported ledger URL `{spec}`: use postgres://… or a SQLite file path"
+            )));
+        }
+        Ok(Location::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The default: `ledger.sqlite` in the data directory.
+    pub fn in_data_dir(dir: &std::path::Path) -> Location {
+        Location::Sqlite(dir.join(SQLITE_FILE))
+    }
+}
+
+/// How appends are batched and checkpoints signed.
+#[derive(Clone)]
+pub struct Options {
+    /// Signs checkpoints; `None` appends without signing (verification still checks any
+    /// checkpoints that exist).
+    pub checkpoint_key: Option<SigningKey>,
+    /// Sign the head once it is this many events past the last checkpoint …
+    pub checkpoint_every: i64,
+    /// … or this long after it (checked when an append lands).
+    pub checkpoint_interval: Duration,
+    /// The most events one group commit carries.
+    pub max_batch: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            checkpoint_key: None,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(60),
+            max_batch: 4096,
+        }
+    }
+}
+
+struct Job {
+    drafts: Vec<Draft>,
+    reply: oneshot::Sender<Result<Vec<Receipt>, LedgerError>>,
+}
+
+struct Inner {
+    store: Arc<Store>,
+    jobs: mpsc::Sender<Job>,
+    key: Option<SigningKey>,
+}
+
+/// A handle on the ledger; cheap to clone, safe to share between tasks.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger at `location` and starts its writer task. Must be
+    /// called inside a Tokio runtime.
+    pub async fn open(location: &Location, options: Options) -> Result<Ledger, LedgerError> {
+        let store = match location {
+            Location::Sqlite(path) => Store::Sqlite(store::sqlite::SqliteStore::open(path).await?),
+            Location::Postgres { url, schema } => {
+                Store::Postgres(store::postgres::PgStore::open(url, schema.as_deref()).await?)
+            }
+        };
+        let store = Arc::new(store);
+        let (jobs, rx) = mpsc::channel(options.max_batch.max(1) * 4);
+        let policy = CheckpointPolicy {
+            key: options.checkpoint_key.clone(),
+            every: options.checkpoint_every.max(1),
+            interval: options.checkpoint_interval,
+        };
+        tokio::spawn(writer(store.clone(), rx, policy, options.max_batch.max(1)));
+        Ok(Ledger {
+            inner: Arc::new(Inner {
+                store,
+                jobs,
+                key: options.checkpoint_key,
+            }),
+        })
+    }
+
+    /// Appends one event; returns once it is durably committed.
+    pub async fn append(&self, event: NewEvent) -> Result<Receipt, LedgerError> {
+        let mut r = self.append_many(vec![event]).await?;
+        r.pop().ok_or(LedgerError::Closed)
+    }
+
+    /// Appends several events as consecutive records, atomically.
+    pub async fn append_many(&self, events: Vec<NewEvent>) -> Result<Vec<Receipt>, LedgerError> {
+        let drafts = events
+            .into_iter()
+            .map(Draft::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.submit(drafts).await
+    }
+
+    async fn submit(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>, LedgerError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .jobs
+            .send(Job { drafts, reply })
+            .await
+            .map_err(|_| LedgerError::Closed)?;
+        rx.await.map_err(|_| LedgerError::Closed)?
+    }
+
+    pub async fn head(&self) -> Result<Option<Head>, LedgerError> {
+        self.inner.store.head().await
+    }
+
+    /// Re-walks the chain and the checkpoints.
+    pub async fn verify(&self, options: &VerifyOptions) -> Result<VerifyReport, LedgerError> {
+        verify::verify(&*self.inner.store, options).await
+    }
+
+    /// Records matching `filter`, in sequence order.
+    pub fn records(
+        &self,
+        filter: Filter,
+    ) -> futures_util::stream::BoxStream<'_, Result<Record, LedgerError>> {
+        self.inner.store.records(filter)
+    }
+
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, LedgerError> {
+        self.inner.store.checkpoints().await
+    }
+
+    /// Drops the bodies of records older than `before` (RFC 3339), keeping their digests.
+    pub async fn prune_bodies(&self, before: &str) -> Result<u64, LedgerError> {
+        self.inner.store.prune_bodies(before).await
+    }
+
+    pub async fn stats(&self) -> Result<Stats, LedgerError> {
+        self.inner.store.stats().await
+    }
+
+    /// Waits for every append queued before this call, then signs the head if it is not signed
+    /// yet. Call before a clean shutdown.
+    pub async fn close(&self) -> Result<Option<Checkpoint>, LedgerError> {
+        self.submit(Vec::new()).await?;
+        match &self.inner.key {
+            Some(key) => self.inner.store.checkpoint_now(key).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// The group-commit loop: take one job, sweep up whatever else has queued (up to `max_batch`
+/// events), commit them in one transaction, answer everyone.
+async fn writer(
+    store: Arc<Store>,
+    mut rx: mpsc::Receiver<Job>,
+    policy: CheckpointPolicy,
+    max_batch: usize,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut n = first.drafts.len();
+        let mut jobs = vec![first];
+        while n < max_batch {
+            match rx.try_recv() {
+                Ok(job) => {
+                    n += job.drafts.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut sizes = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut drafts = Vec::with_capacity(n);
+        for job in jobs {
+            sizes.push(job.drafts.len());
+            replies.push(job.reply);
+            drafts.extend(job.drafts);
+        }
+        let result = if drafts.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store.append_batch(drafts, &policy).await
+        };
+        match result {
+            Ok(receipts) => {
+                let mut it = receipts.into_iter();
+                for (size, reply) in sizes.into_iter().zip(replies) {
+                    let _ = reply.send(Ok(it.by_ref().take(size).collect()));
+                }
+            }
+            Err(e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse() {
+        assert_eq!(
+            Location::parse("postgres://u@h:5432/db?schema=s1&sslmode=disable").unwrap(),
+            Location::Postgres {
+                url: "postgres://u@h:5432/db?sslmode=disable".into(),
+                schema: Some("s1".into())
+            }
+        );
+        assert_eq!(
+            Location::parse("sqlite:///tmp/x.db").unwrap(),
+            Location::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(
+            Location::parse("ledger.sqlite").unwrap(),
+            Location::Sqlite("ledger.sqlite".into())
+        );
+        assert!(Location::parse("mysql://x").is_err());
+        assert!(Location::parse("").is_err());
+    }
+}
