@@ -139,13 +139,48 @@ fn contains_float(v: &Value) -> bool {
     }
 }
 
-/// Canonical JSON: object keys in code-point order, no insignificant whitespace, strings as
-/// `serde_json` writes them (which is what Python's `json.dumps(v, sort_keys=True,
+/// Canonical JSON: object keys in code-point order at every level, no insignificant whitespace,
+/// strings as `serde_json` writes them (which is what Python's `json.dumps(v, sort_keys=True,
 /// separators=(",", ":"), ensure_ascii=False)` writes too, for the integer/string bodies we allow).
+///
+/// Keys are sorted here rather than trusting `serde_json::Map`'s order: another crate in the
+/// build may turn on `preserve_order`, which keeps insertion order.
 pub fn canonical_json(v: &Value) -> String {
-    // serde_json's `Map` is a BTreeMap unless `preserve_order` is on, so keys come out sorted by
-    // byte order, which for UTF-8 is code-point order.
-    serde_json::to_string(v).expect("a JSON value always serialises")
+    let mut out = String::with_capacity(128);
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            // Byte order of UTF-8 is code-point order.
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_str(out, k);
+                out.push(':');
+                write_canonical(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        Value::String(s) => push_str(out, s),
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -219,7 +254,7 @@ mod tests {
         let h = header(7, "2026-11-27T08:30:00.000001Z", "exchange", "acme", "ab");
         let v: Value = serde_json::from_str(&h).unwrap();
         assert_eq!(canonical_json(&v), h);
-        let odd = header(1, "t\"\n", "k", "\u{e9}", "x");
+        let odd = header(1, "t\"\n\u{1f}", "k", "\u{e9}", "x");
         let v: Value = serde_json::from_str(&odd).unwrap();
         assert_eq!(canonical_json(&v), odd);
     }
@@ -228,6 +263,15 @@ mod tests {
     fn canonical_body_sorts_keys_at_every_level() {
         let a = canonical_json(&json!({"b": 1, "a": {"z": [1, "x"], "y": null}}));
         assert_eq!(a, r#"{"a":{"y":null,"z":[1,"x"]},"b":1}"#);
+        // Built in reverse order: the output does not depend on insertion order.
+        let mut m = serde_json::Map::new();
+        m.insert("zeta".into(), json!(true));
+        m.insert("alpha".into(), json!("\u{e9}\n\"q\""));
+        m.insert("Beta".into(), json!(-3));
+        assert_eq!(
+            canonical_json(&Value::Object(m)),
+            "{\"Beta\":-3,\"alpha\":\"\u{e9}\\n\\\"q\\\"\",\"zeta\":true}"
+        );
     }
 
     #[test]

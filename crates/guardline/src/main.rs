@@ -11,15 +11,19 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod audit;
+mod evidence;
+mod ledger_opts;
 mod scan;
 
 const ABOUT: &str = "Guardline turns Hong Kong's Generative AI Technical and Application \
 Guideline (Digital Policy Office, 2025) into running software. It finds personal data (HKID, \
 +852 phones, mainland and Macao IDs, cards, accounts, …), secrets and prompt-injection attempts \
 in English and Chinese text and data sets, and redacts or pseudonymises them, so that GenAI \
-training data, RAG corpora and prompts meet the guideline's privacy and security duties.";
+training data, RAG corpora and prompts meet the guideline's privacy and security duties. It keeps a tamper-evident evidence ledger (`audit`, `evidence`) that an auditor can verify.";
 
-const AFTER_HELP: &str = "Exit status: 0 nothing found, 1 something found, 2 error.\n\
+const AFTER_HELP: &str = "Exit status: 0 nothing found (or ledger intact), 1 something found \
+(or ledger tampered with), 2 error.\n\
 `guardline <COMMAND> --help` describes each command.";
 
 #[derive(Parser, Debug)]
@@ -50,6 +54,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Scan(scan::ScanArgs),
+    Audit(audit::AuditArgs),
+    Evidence(evidence::EvidenceArgs),
 }
 
 /// Options every subcommand shares.
@@ -68,6 +74,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Scan(args) => scan::run(args, &global),
+        Command::Audit(args) => audit::run(args, &global),
+        Command::Evidence(args) => evidence::run(args, &global),
     };
     match result {
         Ok(code) => code,
