@@ -184,7 +184,15 @@ fn write_canonical(v: &Value, out: &mut String) {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    to_hex(&Sha256::digest(bytes).into())
+}
+
+/// Lower-case hex of a digest (`hex::encode` goes through a `char` iterator, which showed in
+/// verification profiles).
+fn to_hex(digest: &[u8; 32]) -> String {
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(digest, &mut out).expect("64 bytes hold 32 in hex");
+    String::from_utf8(out.to_vec()).expect("hex is ASCII")
 }
 
 /// The record hash: `SHA-256(prev_hash_raw ‖ header)`.
@@ -203,7 +211,7 @@ pub fn record_hash(
     let mut h = Sha256::new();
     h.update(prev);
     h.update(header(seq, time, kind, tenant, body_sha256).as_bytes());
-    hex::encode(h.finalize())
+    to_hex(&h.finalize().into())
 }
 
 /// The canonical header. Written by hand (keys already in order) because verification computes it

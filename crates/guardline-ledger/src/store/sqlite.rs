@@ -12,7 +12,7 @@ use ed25519_dalek::SigningKey;
 use futures_util::stream::{BoxStream, StreamExt};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteSynchronous,
 };
 use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 use std::path::{Path, PathBuf};
@@ -97,18 +97,56 @@ impl SqliteStore {
     }
 }
 
-fn record_from_row(row: SqliteRow) -> Result<Record, LedgerError> {
-    let get = |e: sqlx::Error| LedgerError::Storage(format!("reading a record: {e}"));
-    Ok(Record {
-        seq: row.try_get(0).map_err(get)?,
-        time: row.try_get(1).map_err(get)?,
-        kind: row.try_get(2).map_err(get)?,
-        tenant: row.try_get(3).map_err(get)?,
-        body: row.try_get(4).map_err(get)?,
-        body_sha256: row.try_get(5).map_err(get)?,
-        prev_hash: row.try_get(6).map_err(get)?,
-        hash: row.try_get(7).map_err(get)?,
-    })
+const BATCH: usize = 2048;
+
+fn read_records(
+    path: &Path,
+    filter: &Filter,
+    tx: &tokio::sync::mpsc::Sender<Result<Vec<Record>, LedgerError>>,
+) -> Result<(), LedgerError> {
+    use rusqlite::{Connection, OpenFlags};
+    let e = |e: rusqlite::Error| LedgerError::Storage(format!("reading records: {e}"));
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(e)?;
+    conn.busy_timeout(Duration::from_secs(30)).map_err(e)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT seq, time, kind, tenant, body, body_sha256, prev_hash, hash FROM ledger_events
+             WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR time < ?2)
+               AND (?3 IS NULL OR kind = ?3)
+             ORDER BY seq",
+        )
+        .map_err(e)?;
+    let mut rows = stmt
+        .query(rusqlite::params![filter.since, filter.until, filter.kind])
+        .map_err(e)?;
+    let mut batch = Vec::with_capacity(BATCH);
+    while let Some(row) = rows.next().map_err(e)? {
+        batch.push(Record {
+            seq: row.get(0).map_err(e)?,
+            time: row.get(1).map_err(e)?,
+            kind: row.get(2).map_err(e)?,
+            tenant: row.get(3).map_err(e)?,
+            body: row.get(4).map_err(e)?,
+            body_sha256: row.get(5).map_err(e)?,
+            prev_hash: row.get(6).map_err(e)?,
+            hash: row.get(7).map_err(e)?,
+        });
+        if batch.len() == BATCH
+            && tx
+                .blocking_send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))))
+                .is_err()
+        {
+            return Ok(()); // the reader went away
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(Ok(batch));
+    }
+    Ok(())
 }
 
 async fn head_in(conn: &mut SqliteConnection) -> Result<Option<Head>, LedgerError> {
@@ -207,20 +245,25 @@ impl Backend for SqliteStore {
         head_in(&mut conn).await
     }
 
+    /// Read with `rusqlite` on a blocking thread, handing records over in batches: sqlx's SQLite
+    /// driver crosses threads once per row, which made verifying a million records take 9 s
+    /// instead of about 2.
     fn records(&self, filter: Filter) -> BoxStream<'_, Result<Record, LedgerError>> {
-        sqlx::query(
-            "SELECT seq, time, kind, tenant, body, body_sha256, prev_hash, hash FROM ledger_events
-             WHERE (?1 IS NULL OR time >= ?1) AND (?2 IS NULL OR time < ?2)
-               AND (?3 IS NULL OR kind = ?3)
-             ORDER BY seq",
-        )
-        .bind(filter.since)
-        .bind(filter.until)
-        .bind(filter.kind)
-        .fetch(&self.readers)
-        .map(|r| {
-            r.map_err(db_err("reading records"))
-                .and_then(record_from_row)
+        let path = self.path.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Record>, LedgerError>>(4);
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = read_records(&path, &filter, &tx) {
+                let _ = tx.blocking_send(Err(e));
+            }
+        });
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|batch| (batch, rx))
+        })
+        .flat_map(|batch| {
+            futures_util::stream::iter(match batch {
+                Ok(records) => records.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })
         })
         .boxed()
     }
