@@ -138,7 +138,8 @@ pub struct Options {
     pub checkpoint_key: Option<SigningKey>,
     /// Sign the head once it is this many events past the last checkpoint …
     pub checkpoint_every: i64,
-    /// … or this long after it (checked when an append lands).
+    /// … or this long after it (checked when an append lands, and by a timer while the ledger
+    /// is quiet).
     pub checkpoint_interval: Duration,
     /// The most events one group commit carries.
     pub max_batch: usize,
@@ -266,14 +267,32 @@ impl Ledger {
 }
 
 /// The group-commit loop: take one job, sweep up whatever else has queued (up to `max_batch`
-/// events), commit them in one transaction, answer everyone.
+/// events), commit them in one transaction, answer everyone. Between jobs, sign the head every
+/// `interval` if it moved, so a quiet ledger still gets its checkpoint.
 async fn writer(
     store: Arc<Store>,
     mut rx: mpsc::Receiver<Job>,
     policy: CheckpointPolicy,
     max_batch: usize,
 ) {
-    while let Some(first) = rx.recv().await {
+    let mut tick = tokio::time::interval(policy.interval.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate
+    loop {
+        let first = tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            _ = tick.tick() => {
+                if let Some(key) = &policy.key {
+                    // Best effort: a failure here is retried at the next tick, and verification
+                    // does not depend on any one checkpoint.
+                    let _ = store.checkpoint_now(key).await;
+                }
+                continue;
+            }
+        };
         let mut n = first.drafts.len();
         let mut jobs = vec![first];
         while n < max_batch {

@@ -443,6 +443,28 @@ async fn checkpoint_signatures_and_trust(db: Db) {
     )
     .await;
     assert!(what.contains("untrusted"), "{what}");
+    // A quiet ledger still gets its head signed by the timer.
+    let quiet = db
+        .open(Options {
+            checkpoint_key: Some(key()),
+            checkpoint_every: 1_000_000,
+            checkpoint_interval: Duration::from_secs(1),
+            ..Default::default()
+        })
+        .await;
+    quiet.append(event(99)).await.unwrap();
+    let head = quiet.head().await.unwrap().unwrap().seq;
+    // The last checkpoint (at close, just now) is well under a second old: not due on append.
+    assert!(!quiet.checkpoints().await.unwrap().iter().any(|c| c.seq == head));
+    let mut signed = false;
+    for _ in 0..150 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if quiet.checkpoints().await.unwrap().iter().any(|c| c.seq == head) {
+            signed = true;
+            break;
+        }
+    }
+    assert!(signed, "the timer never signed head {head}");
     // A forged signature is caught.
     let seq = ledger.checkpoints().await.unwrap()[0].seq;
     db.exec(&format!(

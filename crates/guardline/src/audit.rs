@@ -301,20 +301,27 @@ struct JsonlRecord<'a> {
     kind: &'a str,
     tenant: &'a str,
     /// The canonical body as stored (not re-serialised), `null` once pruned.
-    body: Option<&'a RawValue>,
+    body: Option<Body<'a>>,
     body_sha256: &'a str,
     prev_hash: &'a str,
     hash: &'a str,
 }
 
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Body<'a> {
+    Json(&'a RawValue),
+    /// A tampered body that is not JSON is exported as a string rather than refused: an auditor
+    /// exporting a damaged ledger needs to see it.
+    Text(&'a str),
+}
+
 fn jsonl_record(r: &Record) -> Result<JsonlRecord<'_>> {
-    let body = match &r.body {
-        Some(b) => Some(
-            serde_json::from_str::<&RawValue>(b)
-                .with_context(|| format!("record {} has a body that is not JSON", r.seq))?,
-        ),
-        None => None,
-    };
+    let body = r.body.as_deref().map(|b| {
+        serde_json::from_str::<&RawValue>(b)
+            .map(Body::Json)
+            .unwrap_or(Body::Text(b))
+    });
     Ok(JsonlRecord {
         seq: r.seq,
         time: &r.time,

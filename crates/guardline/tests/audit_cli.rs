@@ -158,6 +158,11 @@ fn attest_verify_tamper_and_anchor() {
     let py = python(&[verifier().to_str().unwrap(), ledger.to_str().unwrap()]);
     assert_eq!(py.code, 1);
     assert!(py.stdout.contains("record 2"), "{}", py.stdout);
+    // Bytes that are not text at all are a finding too, not an error.
+    sql(&ledger, "UPDATE ledger_events SET tenant = X'FF00' WHERE seq = 3");
+    let v = guardline(&data, &["audit", "verify"]);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(v.stdout.contains("seq 3: record altered"), "{}", v.stdout);
     let json = guardline(&data, &["audit", "verify", "--format", "json"]);
     let report: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(report["intact"], false);

@@ -99,6 +99,22 @@ impl SqliteStore {
 
 const BATCH: usize = 2048;
 
+/// A column as text whatever someone stored in it: a tampered file may hold a BLOB, invalid UTF-8
+/// or a number where text belongs, and verification must report that record, not stop with an
+/// error. Lossy conversion changes the bytes, so the record's digests then fail, as they should.
+fn lenient_text(row: &rusqlite::Row<'_>, i: usize) -> Result<Option<String>, LedgerError> {
+    use rusqlite::types::ValueRef;
+    let v = row
+        .get_ref(i)
+        .map_err(|e| LedgerError::Storage(format!("reading records: {e}")))?;
+    Ok(match v {
+        ValueRef::Null => None,
+        ValueRef::Text(b) | ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        ValueRef::Integer(n) => Some(n.to_string()),
+        ValueRef::Real(x) => Some(x.to_string()),
+    })
+}
+
 fn read_records(
     path: &Path,
     filter: &Filter,
@@ -125,15 +141,17 @@ fn read_records(
         .map_err(e)?;
     let mut batch = Vec::with_capacity(BATCH);
     while let Some(row) = rows.next().map_err(e)? {
+        let text = |i: usize| -> Result<Option<String>, LedgerError> { lenient_text(row, i) };
+        let required = |i: usize| text(i).map(Option::unwrap_or_default);
         batch.push(Record {
             seq: row.get(0).map_err(e)?,
-            time: row.get(1).map_err(e)?,
-            kind: row.get(2).map_err(e)?,
-            tenant: row.get(3).map_err(e)?,
-            body: row.get(4).map_err(e)?,
-            body_sha256: row.get(5).map_err(e)?,
-            prev_hash: row.get(6).map_err(e)?,
-            hash: row.get(7).map_err(e)?,
+            time: required(1)?,
+            kind: required(2)?,
+            tenant: required(3)?,
+            body: text(4)?,
+            body_sha256: required(5)?,
+            prev_hash: required(6)?,
+            hash: required(7)?,
         });
         if batch.len() == BATCH
             && tx
