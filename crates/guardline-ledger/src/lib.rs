@@ -39,6 +39,12 @@ pub enum LedgerError {
     Storage(String),
     #[error("checkpoint key: {0}")]
     Key(String),
+    #[error(
+        "refusing to record personal data or secrets in the ledger ({0}): record kinds, counts \
+         or keyed hashes instead (a policy that must retain content opens the ledger with \
+         retain_content)"
+    )]
+    PersonalData(String),
     #[error("the ledger's writer has stopped")]
     Closed,
 }
@@ -143,6 +149,9 @@ pub struct Options {
     pub checkpoint_interval: Duration,
     /// The most events one group commit carries.
     pub max_batch: usize,
+    /// Let bodies carry personal data and secrets. Off by default: every body is scanned with the
+    /// detection engine and refused if it holds any (privacy by default, DESIGN §4).
+    pub retain_content: bool,
 }
 
 impl Default for Options {
@@ -152,6 +161,7 @@ impl Default for Options {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(60),
             max_batch: 4096,
+            retain_content: false,
         }
     }
 }
@@ -165,6 +175,8 @@ struct Inner {
     store: Arc<Store>,
     jobs: mpsc::Sender<Job>,
     key: Option<SigningKey>,
+    /// Scans bodies for personal data and secrets unless content retention is on.
+    guard: Option<guardline_detect::Engine>,
 }
 
 /// A handle on the ledger; cheap to clone, safe to share between tasks.
@@ -190,12 +202,18 @@ impl Ledger {
             every: options.checkpoint_every.max(1),
             interval: options.checkpoint_interval,
         };
+        let guard = if options.retain_content {
+            None
+        } else {
+            Some(privacy_guard()?)
+        };
         tokio::spawn(writer(store.clone(), rx, policy, options.max_batch.max(1)));
         Ok(Ledger {
             inner: Arc::new(Inner {
                 store,
                 jobs,
                 key: options.checkpoint_key,
+                guard,
             }),
         })
     }
@@ -212,6 +230,11 @@ impl Ledger {
             .into_iter()
             .map(Draft::new)
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(engine) = &self.inner.guard {
+            for d in &drafts {
+                check_privacy(engine, d.body())?;
+            }
+        }
         self.submit(drafts).await
     }
 
@@ -264,6 +287,27 @@ impl Ledger {
             None => Ok(None),
         }
     }
+}
+
+/// The engine that keeps personal data and secrets out of bodies: every kind except injection
+/// phrasing (an evaluation run may name its attack techniques).
+fn privacy_guard() -> Result<guardline_detect::Engine, LedgerError> {
+    guardline_detect::Engine::new(guardline_detect::EngineConfig {
+        exclude_kinds: vec!["injection.*".into()],
+        ..Default::default()
+    })
+    .map_err(|e| LedgerError::Invalid(format!("privacy guard: {e}")))
+}
+
+fn check_privacy(engine: &guardline_detect::Engine, body: &str) -> Result<(), LedgerError> {
+    let findings = engine.scan(body.as_bytes());
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let mut kinds: Vec<String> = findings.iter().map(|f| f.kind.to_string()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    Err(LedgerError::PersonalData(kinds.join(", ")))
 }
 
 /// The group-commit loop: take one job, sweep up whatever else has queued (up to `max_batch`

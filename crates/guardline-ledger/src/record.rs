@@ -90,6 +90,11 @@ impl Draft {
         })
     }
 
+    /// The canonical body.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
     /// Seals the draft as record `seq` after `prev_hash`.
     pub fn seal(self, seq: i64, time: String, prev_hash: &str) -> Record {
         let hash = record_hash(

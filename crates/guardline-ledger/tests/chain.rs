@@ -212,6 +212,32 @@ async fn appends_chain_and_verify(db: Db) {
         Err(LedgerError::Invalid(_))
     ));
     assert_eq!(ledger.head().await.unwrap().unwrap().seq, 50);
+    // Personal data and secrets are refused unless the ledger retains content on purpose.
+    for leak in [
+        json!({"prompt": "my HKID is A123456(3)"}),
+        json!({"note": "call +852 9123 4567"}),
+        json!({"upstream_key": "ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq"}),
+    ] {
+        let err = ledger
+            .append(NewEvent::new("exchange", leak.clone()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LedgerError::PersonalData(_)), "{leak}: {err}");
+    }
+    assert_eq!(ledger.head().await.unwrap().unwrap().seq, 50);
+    let retaining = db
+        .open(Options {
+            retain_content: true,
+            ..Default::default()
+        })
+        .await;
+    retaining
+        .append(NewEvent::new(
+            "exchange",
+            json!({"prompt": "my HKID is A123456(3)"}),
+        ))
+        .await
+        .unwrap();
     db.cleanup().await;
 }
 
@@ -455,11 +481,22 @@ async fn checkpoint_signatures_and_trust(db: Db) {
     quiet.append(event(99)).await.unwrap();
     let head = quiet.head().await.unwrap().unwrap().seq;
     // The last checkpoint (at close, just now) is well under a second old: not due on append.
-    assert!(!quiet.checkpoints().await.unwrap().iter().any(|c| c.seq == head));
+    assert!(!quiet
+        .checkpoints()
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.seq == head));
     let mut signed = false;
     for _ in 0..150 {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        if quiet.checkpoints().await.unwrap().iter().any(|c| c.seq == head) {
+        if quiet
+            .checkpoints()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.seq == head)
+        {
             signed = true;
             break;
         }
