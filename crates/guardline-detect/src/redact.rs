@@ -154,6 +154,14 @@ impl Vault {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.tokens.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
+    /// The token this vault already holds for `raw` of `kind` (compared in canonical form, so
+    /// full-width or differently spaced forms of the same value count), without adding one.
+    pub fn token_for(&self, kind: &Kind, raw: &[u8]) -> Option<&str> {
+        self.by_value
+            .get(&(kind.clone(), canonical_value(kind, raw)))
+            .map(String::as_str)
+    }
+
     /// Longest token, for callers that restore a stream and must hold back a possible prefix.
     pub fn max_token_len(&self) -> usize {
         self.tokens.keys().map(String::len).max().unwrap_or(0)
