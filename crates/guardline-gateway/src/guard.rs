@@ -184,13 +184,25 @@ impl Guard {
                 }
                 i += 1;
             }
-            out.push(self.apply(text, edits, vault));
+            out.push(self.transform(text, edits, vault));
         }
         (out, Checked { findings, verdict })
     }
 
+    /// Checks text at a stage without transforming it (the caller applies [`Guard::transform`]).
+    pub(crate) fn check_text(
+        &self,
+        policy: &Policy,
+        stage: Stage,
+        text: &str,
+        vault: &mut Vault,
+    ) -> Checked {
+        self.check(policy, stage, &[String::new()], &[text.to_string()], vault)
+            .1
+    }
+
     /// Replaces the spans to transform; overlapping spans are merged into the first.
-    fn apply(
+    pub(crate) fn transform(
         &self,
         text: &str,
         mut edits: Vec<(usize, usize, Kind, Action)>,

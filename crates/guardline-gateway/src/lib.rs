@@ -7,7 +7,9 @@
 //! `guardline-policy`).
 
 pub mod guard;
+pub mod stream;
 pub mod surfaces;
 
 pub use guard::{Checked, Guard, Located};
+pub use stream::{Released, StreamGuard};
 pub use surfaces::Endpoint;

@@ -1,0 +1,372 @@
+//! Guarding a streamed reply: text arrives in deltas, possibly one byte at a time, with tokens
+//! and identifiers split anywhere. [`StreamGuard`] restores pseudonym tokens and applies the
+//! response policy *before* any byte is released, holding back only the tail that could still
+//! grow into a token or a finding:
+//!
+//! - a tail that is a proper prefix of one of the vault's tokens (`HK_ID_1f2`), and
+//! - the trailing run of identifier characters (letters, digits, `+ @ . _ - ( ) / = :` and a
+//!   single space between digit groups, as in `+852 9123 4567`), up to [`MAX_HOLD`] bytes.
+//!
+//! Prose is therefore released word by word: the word being formed waits for the next delimiter.
+//! Released text is never revised; findings are checked on a window that includes the last
+//! [`CONTEXT`] released bytes, so context cues before a number still count.
+
+use crate::guard::{Guard, Located};
+use guardline_detect::Vault;
+use guardline_policy::{Action, Decision, Policy, Stage};
+
+/// The longest identifier-like tail held back waiting for a delimiter. Longer runs (a base64
+/// blob, a PEM body) are released in pieces, each checked.
+pub const MAX_HOLD: usize = 512;
+/// Released bytes kept as context for the next check.
+pub const CONTEXT: usize = 256;
+
+/// What one step released.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Released {
+    pub text: String,
+    /// Findings in the released text (offsets are within `text`).
+    pub findings: Vec<Located>,
+    /// The policy blocked: stop the stream, release nothing more.
+    pub blocked: bool,
+}
+
+pub struct StreamGuard<'a> {
+    guard: &'a Guard,
+    policy: &'a Policy,
+    vault: &'a mut Vault,
+    /// Raw (not yet restored) text not yet released.
+    pending: String,
+    /// The tail of what was released (restored), as context.
+    context: String,
+    blocked: bool,
+    /// Every finding released so far, for the exchange's record.
+    pub findings: Vec<Located>,
+    /// The most severe response action taken so far.
+    pub most_severe: Action,
+}
+
+impl<'a> StreamGuard<'a> {
+    pub fn new(guard: &'a Guard, policy: &'a Policy, vault: &'a mut Vault) -> StreamGuard<'a> {
+        StreamGuard {
+            guard,
+            policy,
+            vault,
+            pending: String::new(),
+            context: String::new(),
+            blocked: false,
+            findings: Vec::new(),
+            most_severe: Action::Allow,
+        }
+    }
+
+    /// Feeds a delta; returns what may be sent now.
+    pub fn push(&mut self, delta: &str) -> Released {
+        if self.blocked {
+            return Released {
+                blocked: true,
+                ..Default::default()
+            };
+        }
+        self.pending.push_str(delta);
+        let cut = self.safe_cut();
+        self.release(cut)
+    }
+
+    /// The stream ended: release everything held.
+    pub fn finish(&mut self) -> Released {
+        if self.blocked {
+            return Released {
+                blocked: true,
+                ..Default::default()
+            };
+        }
+        let all = self.pending.len();
+        self.release(all)
+    }
+
+    pub fn decision(&self) -> Decision {
+        match self.most_severe {
+            Action::Block => Decision::Block,
+            Action::Redact | Action::Pseudonymise => Decision::Transform,
+            _ => Decision::Allow,
+        }
+    }
+
+    /// How much of `pending` can go now (a char boundary).
+    fn safe_cut(&self) -> usize {
+        let p = self.pending.as_bytes();
+        let mut cut = p.len();
+        // 1. A possible token prefix at the end.
+        let max_tok = self.vault.max_token_len();
+        if max_tok > 0 {
+            let from = p.len().saturating_sub(max_tok);
+            for start in from..p.len() {
+                if !self.pending.is_char_boundary(start) {
+                    continue;
+                }
+                let tail = &self.pending[start..];
+                if self
+                    .vault
+                    .iter()
+                    .any(|(t, _)| t.len() > tail.len() && t.starts_with(tail))
+                {
+                    cut = cut.min(start);
+                    break;
+                }
+            }
+        }
+        // 2. The identifier run being formed.
+        let mut start = p.len();
+        while start > 0 && p.len() - start < MAX_HOLD {
+            let b = p[start - 1];
+            let ident = b.is_ascii_alphanumeric() || b"+@._-()/=:".contains(&b) || b >= 0x80;
+            let digit_gap = b == b' '
+                && start >= 2
+                && p[start - 2].is_ascii_digit()
+                && start < p.len()
+                && p[start].is_ascii_digit();
+            if ident || digit_gap {
+                start -= 1;
+            } else {
+                break;
+            }
+        }
+        if p.len() - start < MAX_HOLD {
+            cut = cut.min(start);
+        }
+        // Non-ASCII bytes count as identifier characters (CJK text has no spaces, and full-width
+        // digits are personal data too), so never cut inside a character.
+        while cut > 0 && !self.pending.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        cut
+    }
+
+    fn release(&mut self, cut: usize) -> Released {
+        if cut == 0 {
+            return Released::default();
+        }
+        let raw: String = self.pending.drain(..cut).collect();
+        // Check the released part with its context; findings that start in the context were
+        // dealt with when it was released.
+        let restored = String::from_utf8_lossy(&self.vault.restore(raw.as_bytes())).into_owned();
+        let window = format!("{}{}", self.context, restored);
+        let offset = self.context.len();
+        let checked = self
+            .guard
+            .check_text(self.policy, Stage::Response, &window, self.vault);
+        if checked.verdict.decision == Decision::Block {
+            self.blocked = true;
+            self.most_severe = Action::Block;
+            return Released {
+                blocked: true,
+                findings: checked.findings,
+                ..Default::default()
+            };
+        }
+        // Findings that end inside the context were dealt with when it was released; one that
+        // straddles (its start went out earlier, as part of an over-long run) is clamped to the
+        // released part, so what remains of it is still transformed.
+        let findings: Vec<Located> = checked
+            .findings
+            .into_iter()
+            .filter(|f| f.end > offset)
+            .map(|mut f| {
+                f.start = f.start.max(offset) - offset;
+                f.end -= offset;
+                f
+            })
+            .collect();
+        let text = transform_released(&restored, &findings, self.guard, self.vault);
+        for f in &findings {
+            self.most_severe = self.most_severe.max(f.action);
+        }
+        self.context.push_str(&text);
+        if self.context.len() > CONTEXT {
+            let mut from = self.context.len() - CONTEXT;
+            while !self.context.is_char_boundary(from) {
+                from += 1;
+            }
+            self.context.drain(..from);
+        }
+        self.findings.extend(findings.iter().cloned());
+        Released {
+            text,
+            findings,
+            blocked: false,
+        }
+    }
+}
+
+/// Applies redactions (and response-stage pseudonyms) of findings inside the released part.
+fn transform_released(
+    text: &str,
+    findings: &[Located],
+    guard: &Guard,
+    vault: &mut Vault,
+) -> String {
+    let edits: Vec<&Located> = findings
+        .iter()
+        .filter(|f| matches!(f.action, Action::Redact | Action::Pseudonymise))
+        .collect();
+    if edits.is_empty() {
+        return text.to_string();
+    }
+    guard.transform(
+        text,
+        edits
+            .iter()
+            .map(|f| (f.start, f.end, f.kind.clone(), f.action))
+            .collect(),
+        vault,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surfaces::Endpoint;
+    use guardline_detect::{Engine, Key};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn setup() -> (Guard, Policy, Vault, String) {
+        static ENGINE: std::sync::OnceLock<Arc<Engine>> = std::sync::OnceLock::new();
+        let engine = ENGINE.get_or_init(|| Arc::new(Engine::with_defaults()));
+        let g = Guard::new(engine.clone(), Key::derive(b"stream"));
+        let p = Policy::hk_baseline();
+        let mut vault = Vault::new();
+        let mut req = json!({"messages": [{"role": "user", "content": "HKID A123456(3), tel +852 9123 4567"}]});
+        g.request(&p, Endpoint::ChatCompletions, &mut req, &mut vault);
+        let token = vault
+            .token_for(&guardline_detect::Kind::new("hk_id"), b"A123456(3)")
+            .unwrap()
+            .to_string();
+        (g, p, vault, token)
+    }
+
+    fn run(
+        chunks: &[&str],
+        g: &Guard,
+        p: &Policy,
+        vault: &mut Vault,
+    ) -> (String, Vec<String>, bool) {
+        let mut s = StreamGuard::new(g, p, vault);
+        let mut out = String::new();
+        let mut pieces = Vec::new();
+        for c in chunks {
+            let r = s.push(c);
+            if r.blocked {
+                return (out, pieces, true);
+            }
+            out.push_str(&r.text);
+            pieces.push(out.clone());
+        }
+        let r = s.finish();
+        out.push_str(&r.text);
+        pieces.push(out.clone());
+        (out, pieces, r.blocked)
+    }
+
+    /// Splits `text` at every byte boundary that is a char boundary: one char per delta.
+    fn by_char(text: &str) -> Vec<&str> {
+        let mut v = Vec::new();
+        let mut last = 0;
+        for (i, _) in text.char_indices().skip(1) {
+            v.push(&text[last..i]);
+            last = i;
+        }
+        v.push(&text[last..]);
+        v
+    }
+
+    #[test]
+    fn tokens_split_anywhere_are_restored() {
+        let (g, p, mut vault, token) = setup();
+        let reply = format!("Your ID {token} is noted. 你的身份證 {token}。");
+        let want = "Your ID A123456(3) is noted. 你的身份證 A123456(3)。";
+        for chunks in [vec![reply.as_str()], by_char(&reply)] {
+            let (out, pieces, blocked) = run(&chunks, &g, &p, &mut vault);
+            assert!(!blocked);
+            assert_eq!(out, want);
+            // No partial token ever reached the client.
+            for piece in pieces {
+                assert!(!piece.contains("HK_ID"), "{piece}");
+            }
+        }
+        // Every split point in two.
+        for i in 1..reply.len() {
+            if reply.is_char_boundary(i) {
+                let (out, _, _) = run(&[&reply[..i], &reply[i..]], &g, &p, &mut vault);
+                assert_eq!(out, want, "split at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_before_any_byte_of_them_leaves() {
+        let (g, p, mut vault, _) = setup();
+        let secret = "ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq";
+        let reply = format!("Use the token {secret} to log in.");
+        let (out, pieces, _) = run(&by_char(&reply), &g, &p, &mut vault);
+        assert_eq!(out, "Use the token <SECRET_GITHUB_TOKEN> to log in.");
+        for piece in pieces {
+            assert!(!piece.contains("ghp_R8x"), "{piece}");
+        }
+    }
+
+    #[test]
+    fn new_personal_data_is_flagged_and_prose_flows_word_by_word() {
+        let (g, p, mut vault, _) = setup();
+        let mut s = StreamGuard::new(&g, &p, &mut vault);
+        assert_eq!(s.push("Hello").text, "");
+        assert_eq!(s.push(" there").text, "Hello ");
+        assert_eq!(s.push(",").text, "there,");
+        let mut flagged = Vec::new();
+        for c in by_char(" write to chan.tm@example.com.hk today") {
+            flagged.extend(s.push(c).findings);
+        }
+        flagged.extend(s.finish().findings);
+        assert!(
+            flagged
+                .iter()
+                .any(|f| f.kind.as_str() == "email" && f.action == Action::Flag),
+            "{flagged:?}"
+        );
+        assert_eq!(s.decision(), Decision::Allow);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// However the reply is cut into deltas, the client receives exactly what the non-streamed
+        /// path would have produced.
+        #[test]
+        fn streamed_equals_whole(cuts in proptest::collection::vec(0usize..400, 0..12), pick in 0usize..4) {
+            let (g, p, mut vault, token) = setup();
+            let replies = [
+                format!("ID {token}, call +852 9123 4567 or 9876 5432 today."),
+                format!("密鑰 ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq；身份證 {token}。"),
+                "Mail chan@example.com, card 4111 1111 1111 1111.".to_string(),
+                format!("{token}{token} {token}X HK_ID_ plain words only"),
+            ];
+            let reply = &replies[pick];
+            let mut whole = serde_json::json!({"choices": [{"text": reply}]});
+            g.response(&p, Endpoint::Completions, &mut whole, &mut vault);
+            let want = whole["choices"][0]["text"].as_str().unwrap().to_string();
+            let mut points: Vec<usize> = cuts.into_iter().map(|c| c % (reply.len() + 1)).filter(|&c| reply.is_char_boundary(c)).collect();
+            points.sort_unstable();
+            points.dedup();
+            let mut chunks = Vec::new();
+            let mut last = 0;
+            for c in points {
+                chunks.push(&reply[last..c]);
+                last = c;
+            }
+            chunks.push(&reply[last..]);
+            let (out, _, blocked) = run(&chunks, &g, &p, &mut vault);
+            proptest::prop_assert!(!blocked);
+            proptest::prop_assert_eq!(out, want);
+        }
+    }
+}
