@@ -1,15 +1,19 @@
-//! Guardline's gateway. This release holds its core without HTTP: [`surfaces`] finds every text
-//! surface of OpenAI-shaped requests and replies, and [`guard::Guard`] checks them against the
-//! policy and rewrites them in place — keyed pseudonyms out, original values back, labels for
-//! redactions — or reports a block. The HTTP server (`guardline serve`) is built over it.
+//! Guardline's gateway: an OpenAI-compatible proxy ([`server`]) over a core without HTTP —
+//! [`surfaces`] finds every text surface of OpenAI-shaped requests and replies, [`guard::Guard`]
+//! checks them against the policy and rewrites them in place (keyed pseudonyms out, original
+//! values back, labels for redactions) or reports a block, and [`stream::StreamGuard`] does the
+//! same for streamed replies, delta by delta, before any byte is released.
 //!
 //! What it is not: a detector (that is `guardline-detect`) or a policy language (that is
 //! `guardline-policy`).
 
+pub mod config;
 pub mod guard;
+pub mod server;
 pub mod stream;
 pub mod surfaces;
 
 pub use guard::{Checked, Guard, Located};
+pub use server::{router, Gateway};
 pub use stream::{Released, StreamGuard};
 pub use surfaces::Endpoint;

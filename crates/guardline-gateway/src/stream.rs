@@ -14,6 +14,7 @@
 use crate::guard::{Guard, Located};
 use guardline_detect::Vault;
 use guardline_policy::{Action, Decision, Policy, Stage};
+use std::sync::Arc;
 
 /// The longest identifier-like tail held back waiting for a delimiter. Longer runs (a base64
 /// blob, a PEM body) are released in pieces, each checked.
@@ -31,10 +32,11 @@ pub struct Released {
     pub blocked: bool,
 }
 
-pub struct StreamGuard<'a> {
-    guard: &'a Guard,
-    policy: &'a Policy,
-    vault: &'a mut Vault,
+pub struct StreamGuard {
+    guard: Guard,
+    policy: Arc<Policy>,
+    /// The request's tokens (a copy per streamed choice).
+    vault: Vault,
     /// Raw (not yet restored) text not yet released.
     pending: String,
     /// The tail of what was released (restored), as context.
@@ -46,8 +48,8 @@ pub struct StreamGuard<'a> {
     pub most_severe: Action,
 }
 
-impl<'a> StreamGuard<'a> {
-    pub fn new(guard: &'a Guard, policy: &'a Policy, vault: &'a mut Vault) -> StreamGuard<'a> {
+impl StreamGuard {
+    pub fn new(guard: Guard, policy: Arc<Policy>, vault: Vault) -> StreamGuard {
         StreamGuard {
             guard,
             policy,
@@ -153,9 +155,9 @@ impl<'a> StreamGuard<'a> {
         let restored = String::from_utf8_lossy(&self.vault.restore(raw.as_bytes())).into_owned();
         let window = format!("{}{}", self.context, restored);
         let offset = self.context.len();
-        let checked = self
-            .guard
-            .check_text(self.policy, Stage::Response, &window, self.vault);
+        let checked =
+            self.guard
+                .check_text(&self.policy, Stage::Response, &window, &mut self.vault);
         if checked.verdict.decision == Decision::Block {
             self.blocked = true;
             self.most_severe = Action::Block;
@@ -178,7 +180,7 @@ impl<'a> StreamGuard<'a> {
                 f
             })
             .collect();
-        let text = transform_released(&restored, &findings, self.guard, self.vault);
+        let text = transform_released(&restored, &findings, &self.guard, &mut self.vault);
         for f in &findings {
             self.most_severe = self.most_severe.max(f.action);
         }
@@ -229,7 +231,6 @@ mod tests {
     use crate::surfaces::Endpoint;
     use guardline_detect::{Engine, Key};
     use serde_json::json;
-    use std::sync::Arc;
 
     fn setup() -> (Guard, Policy, Vault, String) {
         static ENGINE: std::sync::OnceLock<Arc<Engine>> = std::sync::OnceLock::new();
@@ -252,7 +253,7 @@ mod tests {
         p: &Policy,
         vault: &mut Vault,
     ) -> (String, Vec<String>, bool) {
-        let mut s = StreamGuard::new(g, p, vault);
+        let mut s = StreamGuard::new(g.clone(), Arc::new(p.clone()), vault.clone());
         let mut out = String::new();
         let mut pieces = Vec::new();
         for c in chunks {
@@ -318,8 +319,8 @@ mod tests {
 
     #[test]
     fn new_personal_data_is_flagged_and_prose_flows_word_by_word() {
-        let (g, p, mut vault, _) = setup();
-        let mut s = StreamGuard::new(&g, &p, &mut vault);
+        let (g, p, vault, _) = setup();
+        let mut s = StreamGuard::new(g.clone(), Arc::new(p.clone()), vault.clone());
         assert_eq!(s.push("Hello").text, "");
         assert_eq!(s.push(" there").text, "Hello ");
         assert_eq!(s.push(",").text, "there,");

@@ -290,10 +290,11 @@ impl Ledger {
 }
 
 /// The engine that keeps personal data and secrets out of bodies: every kind except injection
-/// phrasing (an evaluation run may name its attack techniques).
+/// phrasing (an evaluation run may name its attack techniques) and IP addresses (records name
+/// the servers they talk to, `10.0.0.5:8000`; client addresses are never recorded).
 fn privacy_guard() -> Result<guardline_detect::Engine, LedgerError> {
     guardline_detect::Engine::new(guardline_detect::EngineConfig {
-        exclude_kinds: vec!["injection.*".into()],
+        exclude_kinds: vec!["injection.*".into(), "ip_address".into()],
         ..Default::default()
     })
     .map_err(|e| LedgerError::Invalid(format!("privacy guard: {e}")))

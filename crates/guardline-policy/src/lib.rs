@@ -10,6 +10,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// The default policy's source.
 pub const HK_BASELINE: &str = include_str!("../../../catalog/policies/hk-baseline.toml");
@@ -382,21 +383,21 @@ impl Policy {
 /// The default policy and per-tenant overrides.
 #[derive(Debug, Clone)]
 pub struct PolicySet {
-    pub default: Policy,
-    pub tenants: BTreeMap<String, Policy>,
+    pub default: Arc<Policy>,
+    pub tenants: BTreeMap<String, Arc<Policy>>,
 }
 
 impl Default for PolicySet {
     fn default() -> Self {
         PolicySet {
-            default: Policy::hk_baseline(),
+            default: Arc::new(Policy::hk_baseline()),
             tenants: BTreeMap::new(),
         }
     }
 }
 
 impl PolicySet {
-    pub fn for_tenant(&self, tenant: &str) -> &Policy {
+    pub fn for_tenant(&self, tenant: &str) -> &Arc<Policy> {
         self.tenants.get(tenant).unwrap_or(&self.default)
     }
 }
@@ -500,8 +501,8 @@ mod tests {
         assert_eq!(v.rules, vec![Some("request-1".to_string()), None]);
         assert!(p.disclosure.as_deref().unwrap().contains("人工智能"));
         let set = PolicySet {
-            default: Policy::hk_baseline(),
-            tenants: [("bank".to_string(), p)].into(),
+            default: Arc::new(Policy::hk_baseline()),
+            tenants: [("bank".to_string(), Arc::new(p))].into(),
         };
         assert_eq!(set.for_tenant("bank").name, "strict");
         assert_eq!(set.for_tenant("other").name, "hk-baseline");

@@ -15,6 +15,7 @@ mod audit;
 mod evidence;
 mod ledger_opts;
 mod scan;
+mod serve;
 
 const ABOUT: &str = "Guardline turns Hong Kong's Generative AI Technical and Application \
 Guideline (Digital Policy Office, 2025) into running software. It finds personal data (HKID, \
@@ -53,6 +54,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    Serve(serve::ServeArgs),
+    Init(serve::InitArgs),
     Scan(scan::ScanArgs),
     Audit(audit::AuditArgs),
     Evidence(evidence::EvidenceArgs),
@@ -73,6 +76,8 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir,
     };
     let result = match cli.command {
+        Command::Serve(args) => serve::run(args, &global),
+        Command::Init(args) => serve::init(args),
         Command::Scan(args) => scan::run(args, &global),
         Command::Audit(args) => audit::run(args, &global),
         Command::Evidence(args) => evidence::run(args, &global),

@@ -1,0 +1,260 @@
+//! `guardline.toml`: every key optional, each with a safe default. Secrets (upstream API keys)
+//! come from environment variables the file names, never from the file.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// The upstream for models no route names. Without one (and without `OPENAI_BASE_URL`),
+    /// model calls answer 503 and `/v1/guard` still works.
+    pub upstream: Option<UpstreamConfig>,
+    /// Upstreams chosen by model name, first match wins.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Per-tenant policy files.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+    #[serde(default)]
+    pub ledger: LedgerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where to listen. Loopback by default.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted (bytes).
+    #[serde(default = "default_body_limit")]
+    pub body_limit: usize,
+    /// Requests handled at once; more wait (and time out as clients decide).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            body_limit: default_body_limit(),
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    "127.0.0.1:8080".parse().expect("a valid address")
+}
+fn default_body_limit() -> usize {
+    4 << 20
+}
+fn default_concurrency() -> usize {
+    1024
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// An OpenAI-compatible base URL ending in `/v1` (OpenAI, Azure OpenAI's v1 endpoint,
+    /// DeepSeek, vLLM, Ollama, …).
+    pub url: String,
+    /// The environment variable holding its API key (sent as `Authorization: Bearer`).
+    pub api_key_env: Option<String>,
+    /// A name for records and metrics [default: the URL's host].
+    pub name: Option<String>,
+    #[serde(default = "default_connect_ms")]
+    pub connect_timeout_ms: u64,
+    /// Until the first byte of the reply (headers) arrives.
+    #[serde(default = "default_first_byte_ms")]
+    pub first_byte_timeout_ms: u64,
+    /// The whole exchange, streams included.
+    #[serde(default = "default_total_ms")]
+    pub total_timeout_ms: u64,
+}
+
+fn default_connect_ms() -> u64 {
+    5_000
+}
+fn default_first_byte_ms() -> u64 {
+    60_000
+}
+fn default_total_ms() -> u64 {
+    600_000
+}
+
+impl UpstreamConfig {
+    pub fn from_url(url: &str) -> UpstreamConfig {
+        UpstreamConfig {
+            url: url.to_string(),
+            api_key_env: Some("OPENAI_API_KEY".into()),
+            name: None,
+            connect_timeout_ms: default_connect_ms(),
+            first_byte_timeout_ms: default_first_byte_ms(),
+            total_timeout_ms: default_total_ms(),
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.url
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or(&self.url)
+                .to_string()
+        })
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+    pub fn first_byte_timeout(&self) -> Duration {
+        Duration::from_millis(self.first_byte_timeout_ms)
+    }
+    pub fn total_timeout(&self) -> Duration {
+        Duration::from_millis(self.total_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Model-name globs (`gpt-4o*`, `deepseek-*`).
+    pub models: Vec<String>,
+    #[serde(flatten)]
+    pub upstream: UpstreamConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// A policy file [default: the embedded hk-baseline].
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub policy: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// `postgres://…` or a SQLite path [default: ledger.sqlite in the data directory].
+    pub url: Option<String>,
+}
+
+impl Config {
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let c: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(format!("{origin}: {e}")))?;
+        for u in c
+            .upstream
+            .iter()
+            .chain(c.routes.iter().map(|r| &r.upstream))
+        {
+            if !(u.url.starts_with("http://") || u.url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "{origin}: upstream url `{}` must start with http:// or https://",
+                    u.url
+                )));
+            }
+        }
+        for r in &c.routes {
+            for g in &r.models {
+                globset::Glob::new(g).map_err(|e| {
+                    ConfigError::Invalid(format!("{origin}: route model glob `{g}`: {e}"))
+                })?;
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// The commented configuration `guardline init` writes.
+pub const TEMPLATE: &str = r#"# guardline.toml: every key is optional; the values shown are the defaults.
+
+[server]
+# Loopback only until client keys exist; the gateway refuses to listen elsewhere in open mode.
+listen = "127.0.0.1:8080"
+body_limit = 4194304        # bytes
+concurrency = 1024          # requests in flight
+
+# The upstream for every model no route names. Without it (and without OPENAI_BASE_URL),
+# model calls answer 503 and /v1/guard still works.
+# [upstream]
+# url = "https://api.openai.com/v1"
+# api_key_env = "OPENAI_API_KEY"   # the environment variable that holds the key
+# connect_timeout_ms = 5000
+# first_byte_timeout_ms = 60000
+# total_timeout_ms = 600000
+
+# Route models to other OpenAI-compatible upstreams (first match wins).
+# [[routes]]
+# models = ["deepseek-*"]
+# url = "https://api.deepseek.com/v1"
+# api_key_env = "DEEPSEEK_API_KEY"
+
+# [[routes]]
+# models = ["qwen*", "llama*"]
+# url = "http://127.0.0.1:11434/v1"   # Ollama
+
+[policy]
+# file = "policy.toml"      # default: the embedded hk-baseline policy
+
+# A tenant with its own policy:
+# [tenants.hospital]
+# policy = "hospital-policy.toml"
+
+[ledger]
+# url = "postgres://guardline@db.internal/guardline"   # default: ledger.sqlite in the data directory
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_and_defaults_are_safe() {
+        let c = Config::from_toml(TEMPLATE, "template").unwrap();
+        assert!(c.server.listen.ip().is_loopback());
+        assert!(c.upstream.is_none());
+        let empty = Config::from_toml("", "empty").unwrap();
+        assert_eq!(empty.server.body_limit, 4 << 20);
+    }
+
+    #[test]
+    fn bad_configs_say_where() {
+        for (text, want) in [
+            ("[server]\nlisten = 'nowhere'", "listen"),
+            ("[upstream]\nurl = 'ftp://x'", "http"),
+            ("[[routes]]\nmodels=['a[']\nurl='http://x'", "glob"),
+            ("colour = 1", "unknown field"),
+        ] {
+            let e = Config::from_toml(text, "g.toml").unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("g.toml"), "{text}: {e}");
+        }
+        let c = Config::from_toml(
+            "[[routes]]\nmodels = ['deepseek-*']\nurl = 'https://api.deepseek.com/v1'\napi_key_env = 'DS'",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.routes[0].upstream.display_name(), "api.deepseek.com");
+    }
+}

@@ -1,0 +1,1029 @@
+//! The HTTP side: an OpenAI-compatible proxy that runs every request and reply through the
+//! [`Guard`], labels what comes back, and records one ledger event per exchange.
+
+use crate::config::{Config, UpstreamConfig};
+use crate::guard::{Checked, Guard};
+use crate::stream::StreamGuard;
+use crate::surfaces::Endpoint;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use guardline_detect::{Key, Vault};
+use guardline_ledger::{Ledger, NewEvent};
+use guardline_policy::{Decision, Policy, PolicySet, Stage};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Semaphore;
+
+/// One upstream and its HTTP client.
+pub struct Upstream {
+    pub name: String,
+    base: String,
+    key: Option<String>,
+    cfg: UpstreamConfig,
+    client: reqwest::Client,
+}
+
+impl Upstream {
+    pub fn new(cfg: &UpstreamConfig) -> Result<Upstream, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout())
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| format!("upstream {}: {e}", cfg.url))?;
+        let key = cfg
+            .api_key_env
+            .as_ref()
+            .and_then(|v| std::env::var(v).ok())
+            .filter(|k| !k.is_empty());
+        Ok(Upstream {
+            name: cfg.display_name(),
+            base: cfg.url.trim_end_matches('/').to_string(),
+            key,
+            cfg: cfg.clone(),
+            client,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Metrics {
+    requests: AtomicU64,
+    allowed: AtomicU64,
+    transformed: AtomicU64,
+    blocked: AtomicU64,
+    upstream_errors: AtomicU64,
+    client_errors: AtomicU64,
+}
+
+/// Everything a request needs; shared by all handlers.
+pub struct Gateway {
+    guard: Guard,
+    policies: PolicySet,
+    upstream: Option<Arc<Upstream>>,
+    routes: Vec<(GlobSet, Arc<Upstream>)>,
+    ledger: Ledger,
+    key: Key,
+    body_limit: usize,
+    slots: Arc<Semaphore>,
+    metrics: Metrics,
+}
+
+impl Gateway {
+    /// `upstream_override`: `--upstream` or `OPENAI_BASE_URL`, which win over the config file.
+    pub fn new(
+        config: &Config,
+        guard: Guard,
+        policies: PolicySet,
+        ledger: Ledger,
+        key: Key,
+        upstream_override: Option<&str>,
+    ) -> Result<Gateway, String> {
+        let upstream = match (upstream_override, &config.upstream) {
+            (Some(url), Some(cfg)) => Some(UpstreamConfig {
+                url: url.to_string(),
+                ..cfg.clone()
+            }),
+            (Some(url), None) => Some(UpstreamConfig::from_url(url)),
+            (None, cfg) => cfg.clone(),
+        };
+        let upstream = upstream
+            .map(|u| Upstream::new(&u).map(Arc::new))
+            .transpose()?;
+        let mut routes = Vec::new();
+        for r in &config.routes {
+            let mut b = GlobSetBuilder::new();
+            for g in &r.models {
+                b.add(Glob::new(g).map_err(|e| e.to_string())?);
+            }
+            routes.push((
+                b.build().map_err(|e| e.to_string())?,
+                Arc::new(Upstream::new(&r.upstream)?),
+            ));
+        }
+        Ok(Gateway {
+            guard,
+            policies,
+            upstream,
+            routes,
+            ledger,
+            key,
+            body_limit: config.server.body_limit,
+            slots: Arc::new(Semaphore::new(config.server.concurrency.max(1))),
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// For the start-up banner.
+    pub fn upstream_summary(&self) -> String {
+        let mut parts: Vec<String> = self.upstream.iter().map(|u| u.base.clone()).collect();
+        parts.extend(
+            self.routes
+                .iter()
+                .map(|(_, u)| format!("{} (routed)", u.base)),
+        );
+        if parts.is_empty() {
+            "none (model calls answer 503; /v1/guard works)".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    fn route(&self, model: &str) -> Option<&Arc<Upstream>> {
+        self.routes
+            .iter()
+            .find(|(g, _)| g.is_match(model))
+            .map(|(_, u)| u)
+            .or(self.upstream.as_ref())
+    }
+
+    /// A keyed hash of content, for joining records without keeping the content.
+    fn content_hash(&self, v: &Value) -> String {
+        let bytes = serde_json::to_vec(v).unwrap_or_default();
+        blake3::keyed_hash(self.key.as_bytes(), &bytes).to_hex()[..32].to_string()
+    }
+}
+
+/// The router: OpenAI-compatible paths, the guard API, health and metrics.
+pub fn router(gw: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/v1/guard", post(guard_api))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "invalid_request_error",
+                "no such endpoint; Guardline serves /v1/chat/completions, /v1/completions, \
+                 /v1/embeddings, /v1/models and /v1/guard",
+            )
+        })
+        .with_state(gw)
+}
+
+/// An OpenAI-shaped error.
+fn error(status: StatusCode, code: &str, kind: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": {"message": message, "type": kind, "code": code}})),
+    )
+        .into_response()
+}
+
+fn new_request_id() -> String {
+    let mut b = [0u8; 12];
+    getrandom::fill(&mut b).unwrap_or_default();
+    format!("glr_{}", hex_lower(&b))
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn label(mut resp: Response, request_id: &str, decision: Decision, ai: bool) -> Response {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-guardline-request-id", v);
+    }
+    h.insert(
+        "x-guardline-decision",
+        HeaderValue::from_static(decision.as_str()),
+    );
+    if ai {
+        h.insert("x-guardline-ai-generated", HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+async fn read_body(gw: &Gateway, body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, gw.body_limit)
+        .await
+        .map_err(|_| {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                "invalid_request_error",
+                &format!("request body is larger than {} bytes", gw.body_limit),
+            )
+        })
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Map<String, Value>, Response> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "invalid_request_error",
+            "request body must be a JSON object",
+        )),
+        Err(e) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "invalid_request_error",
+            &format!("request body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+async fn chat(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    exchange(
+        gw,
+        Endpoint::ChatCompletions,
+        "chat/completions",
+        headers,
+        body,
+    )
+    .await
+}
+
+async fn completions(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    exchange(gw, Endpoint::Completions, "completions", headers, body).await
+}
+
+async fn embeddings(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    exchange(gw, Endpoint::Embeddings, "embeddings", headers, body).await
+}
+
+/// What the ledger keeps of one exchange: kinds, counts, rules, keyed hashes, timings.
+struct Record {
+    request_id: String,
+    tenant: String,
+    endpoint: Endpoint,
+    model: String,
+    upstream: Option<String>,
+    stream: bool,
+    request: Option<Checked>,
+    response_counts: BTreeMap<String, u64>,
+    response_rules: Vec<String>,
+    decision: Decision,
+    status: u16,
+    content_hash: Option<String>,
+    started: Instant,
+    upstream_ms: Option<u64>,
+    note: Option<String>,
+}
+
+impl Record {
+    fn event(&self) -> NewEvent {
+        let mut rules: Vec<String> = self
+            .request
+            .iter()
+            .flat_map(|c| c.findings.iter().filter_map(|f| f.rule.clone()))
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        let mut body = json!({
+            "request_id": self.request_id,
+            "endpoint": self.endpoint.as_str(),
+            "model": self.model,
+            "stream": self.stream,
+            "decision": self.decision.as_str(),
+            "status": self.status,
+            "request": {
+                "findings": self.request.as_ref().map(Checked::counts).unwrap_or_default(),
+                "rules": rules,
+            },
+            "response": {
+                "findings": self.response_counts,
+                "rules": self.response_rules,
+            },
+            "timing_ms": {
+                "total": self.started.elapsed().as_millis() as u64,
+            },
+        });
+        if let Some(u) = &self.upstream {
+            body["upstream"] = json!(u);
+        }
+        if let Some(ms) = self.upstream_ms {
+            body["timing_ms"]["upstream"] = json!(ms);
+        }
+        if let Some(h) = &self.content_hash {
+            body["content_hmac"] = json!(h);
+        }
+        if let Some(n) = &self.note {
+            body["note"] = json!(n);
+        }
+        NewEvent::new("exchange", body).tenant(self.tenant.clone())
+    }
+}
+
+async fn exchange(
+    gw: Arc<Gateway>,
+    endpoint: Endpoint,
+    path: &'static str,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = new_request_id();
+    gw.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let permit = match gw.slots.clone().acquire_owned().await {
+        Ok(p) => p,
+        Err(_) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "server_error",
+                "the gateway is shutting down",
+            )
+        }
+    };
+    let bytes = match read_body(&gw, body).await {
+        Ok(b) => b,
+        Err(r) => {
+            gw.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+            return label(r, &request_id, Decision::Block, false);
+        }
+    };
+    let mut req = match parse_json(&bytes) {
+        Ok(m) => Value::Object(m),
+        Err(r) => {
+            gw.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+            return label(r, &request_id, Decision::Block, false);
+        }
+    };
+    let Some(model) = req.get("model").and_then(Value::as_str).map(str::to_string) else {
+        gw.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+        return label(
+            error(
+                StatusCode::BAD_REQUEST,
+                "missing_model",
+                "invalid_request_error",
+                "`model` is required",
+            ),
+            &request_id,
+            Decision::Block,
+            false,
+        );
+    };
+    let stream = endpoint != Endpoint::Embeddings && req.get("stream") == Some(&Value::Bool(true));
+    let tenant = "default".to_string();
+    let policy = gw.policies.for_tenant(&tenant).clone();
+    let mut vault = Vault::new();
+    let checked = gw.guard.request(&policy, endpoint, &mut req, &mut vault);
+    let mut record = Record {
+        request_id: request_id.clone(),
+        tenant,
+        endpoint,
+        model: model.clone(),
+        upstream: None,
+        stream,
+        request: None,
+        response_counts: BTreeMap::new(),
+        response_rules: Vec::new(),
+        decision: checked.verdict.decision,
+        status: 200,
+        content_hash: Some(gw.content_hash(&req)),
+        started: Instant::now(),
+        upstream_ms: None,
+        note: None,
+    };
+
+    if checked.verdict.decision == Decision::Block {
+        gw.metrics.blocked.fetch_add(1, Ordering::Relaxed);
+        let rules = checked.verdict.blocking_rules().join(", ");
+        let mut kinds: Vec<String> = checked
+            .findings
+            .iter()
+            .filter(|f| f.action == guardline_policy::Action::Block)
+            .map(|f| f.kind.to_string())
+            .collect();
+        kinds.dedup();
+        record.status = 403;
+        record.request = Some(checked);
+        if let Err(r) = commit(&gw, &record, &request_id).await {
+            return r;
+        }
+        return label(
+            error(
+                StatusCode::FORBIDDEN,
+                "blocked_by_policy",
+                "guardline_policy",
+                &format!(
+                    "blocked by policy {}: rule {rules} ({}); request {request_id}",
+                    policy.name,
+                    kinds.join(", ")
+                ),
+            ),
+            &request_id,
+            Decision::Block,
+            false,
+        );
+    }
+
+    let Some(upstream) = gw.route(&model).cloned() else {
+        record.status = 503;
+        record.request = Some(checked);
+        record.note = Some("no upstream configured".into());
+        if let Err(r) = commit(&gw, &record, &request_id).await {
+            return r;
+        }
+        return label(
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_upstream",
+                "server_error",
+                &format!(
+                    "no upstream for model `{model}`: start with --upstream URL, set [upstream] \
+                     url in guardline.toml, or set OPENAI_BASE_URL (/v1/guard works without one)"
+                ),
+            ),
+            &request_id,
+            record.decision,
+            false,
+        );
+    };
+    record.upstream = Some(upstream.name.clone());
+    record.request = Some(checked);
+
+    let mut call = upstream
+        .client
+        .post(format!("{}/{path}", upstream.base))
+        .timeout(upstream.cfg.total_timeout())
+        .json(&req);
+    if let Some(k) = &upstream.key {
+        call = call.bearer_auth(k);
+    } else if let Some(auth) = headers.get("authorization") {
+        // No key configured for this upstream: the client's own key goes through.
+        call = call.header("authorization", auth);
+    }
+    let t0 = Instant::now();
+    let resp = match tokio::time::timeout(upstream.cfg.first_byte_timeout(), call.send()).await {
+        Err(_) => {
+            return upstream_failure(
+                &gw,
+                record,
+                &request_id,
+                504,
+                "upstream did not answer in time",
+            )
+            .await
+        }
+        Ok(Err(e)) if e.is_timeout() => {
+            return upstream_failure(&gw, record, &request_id, 504, "upstream timed out").await
+        }
+        Ok(Err(e)) => {
+            let what = if e.is_connect() {
+                "cannot connect to the upstream"
+            } else {
+                "the upstream connection failed"
+            };
+            return upstream_failure(&gw, record, &request_id, 502, what).await;
+        }
+        Ok(Ok(r)) => r,
+    };
+    record.upstream_ms = Some(t0.elapsed().as_millis() as u64);
+    let status = resp.status();
+    let is_sse = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+
+    if !status.is_success() {
+        // The upstream's own error (OpenAI-shaped), passed through; it is not model output.
+        record.status = status.as_u16();
+        record.note = Some("upstream error".into());
+        gw.metrics.upstream_errors.fetch_add(1, Ordering::Relaxed);
+        let body = resp.bytes().await.unwrap_or_default();
+        if let Err(r) = commit(&gw, &record, &request_id).await {
+            return r;
+        }
+        let mut r = Response::new(Body::from(body));
+        *r.status_mut() = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        return label(r, &request_id, record.decision, false);
+    }
+
+    if stream && is_sse {
+        return stream_reply(gw, record, request_id, policy, vault, resp, permit);
+    }
+    drop(permit);
+
+    let bytes = match resp.bytes().await {
+        Ok(b) => b,
+        Err(_) => {
+            return upstream_failure(
+                &gw,
+                record,
+                &request_id,
+                502,
+                "the upstream reply was cut off",
+            )
+            .await
+        }
+    };
+    let mut reply: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            return upstream_failure(
+                &gw,
+                record,
+                &request_id,
+                502,
+                "the upstream reply is not JSON",
+            )
+            .await
+        }
+    };
+    let out = gw.guard.response(&policy, endpoint, &mut reply, &mut vault);
+    record.response_counts = out.counts();
+    record.response_rules = rules_of(&out);
+    let decision = combine(record.decision, out.verdict.decision);
+    record.decision = decision;
+    if decision == Decision::Block {
+        gw.metrics.blocked.fetch_add(1, Ordering::Relaxed);
+        record.status = 403;
+        if let Err(r) = commit(&gw, &record, &request_id).await {
+            return r;
+        }
+        return label(
+            error(
+                StatusCode::FORBIDDEN,
+                "reply_blocked_by_policy",
+                "guardline_policy",
+                &format!(
+                    "the model's reply was blocked by policy {}; request {request_id}",
+                    policy.name
+                ),
+            ),
+            &request_id,
+            Decision::Block,
+            false,
+        );
+    }
+    if let Some(text) = &policy.disclosure {
+        disclose(endpoint, &mut reply, text);
+    }
+    count(&gw, decision);
+    if let Err(r) = commit(&gw, &record, &request_id).await {
+        return r;
+    }
+    label(
+        Json(reply).into_response(),
+        &request_id,
+        decision,
+        endpoint != Endpoint::Embeddings,
+    )
+}
+
+fn rules_of(c: &Checked) -> Vec<String> {
+    let mut v: Vec<String> = c.findings.iter().filter_map(|f| f.rule.clone()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn combine(a: Decision, b: Decision) -> Decision {
+    let rank = |d: Decision| match d {
+        Decision::Allow => 0,
+        Decision::Transform => 1,
+        Decision::Block => 2,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+fn count(gw: &Gateway, d: Decision) {
+    let c = match d {
+        Decision::Allow => &gw.metrics.allowed,
+        Decision::Transform => &gw.metrics.transformed,
+        Decision::Block => &gw.metrics.blocked,
+    };
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Appends the visible disclosure to every assistant text in a reply.
+fn disclose(endpoint: Endpoint, reply: &mut Value, text: &str) {
+    let Some(choices) = reply.get_mut("choices").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for c in choices {
+        let slot = match endpoint {
+            Endpoint::ChatCompletions => c.pointer_mut("/message/content"),
+            Endpoint::Completions => c.get_mut("text"),
+            Endpoint::Embeddings => None,
+        };
+        if let Some(Value::String(s)) = slot {
+            s.push_str(text);
+        }
+    }
+}
+
+/// Records the exchange; if that fails, the client gets an error rather than an unrecorded answer.
+async fn commit(gw: &Gateway, record: &Record, request_id: &str) -> Result<(), Response> {
+    match gw.ledger.append(record.event()).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::error!(request_id, error = %e, "cannot record the exchange");
+            Err(label(
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ledger_unavailable",
+                    "server_error",
+                    &format!("the exchange could not be recorded, so it is refused; request {request_id}"),
+                ),
+                request_id,
+                Decision::Block,
+                false,
+            ))
+        }
+    }
+}
+
+async fn upstream_failure(
+    gw: &Gateway,
+    mut record: Record,
+    request_id: &str,
+    status: u16,
+    what: &str,
+) -> Response {
+    gw.metrics.upstream_errors.fetch_add(1, Ordering::Relaxed);
+    record.status = status;
+    record.note = Some(what.to_string());
+    if let Err(r) = commit(gw, &record, request_id).await {
+        return r;
+    }
+    let code = if status == 504 {
+        "upstream_timeout"
+    } else {
+        "upstream_error"
+    };
+    label(
+        error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            code,
+            "upstream_error",
+            &format!(
+                "{what} ({}); request {request_id}",
+                record.upstream.as_deref().unwrap_or("?")
+            ),
+        ),
+        request_id,
+        record.decision,
+        false,
+    )
+}
+
+/// Relays an SSE reply: every text delta goes through a [`StreamGuard`] per choice, events
+/// without text pass at once, a block ends the stream with an error event, and the ledger event
+/// is written before the final `[DONE]`.
+fn stream_reply(
+    gw: Arc<Gateway>,
+    mut record: Record,
+    request_id: String,
+    policy: Arc<Policy>,
+    vault: Vault,
+    resp: reqwest::Response,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Response {
+    use eventsource_stream::Eventsource;
+    let endpoint = record.endpoint;
+    // Headers go out before the reply is known: they carry the request stage's decision; the
+    // stream's own outcome is in the ledger.
+    let header_decision = record.decision;
+    let deadline = tokio::time::Instant::now()
+        + gw.route(&record.model)
+            .map(|u| u.cfg.total_timeout())
+            .unwrap_or(std::time::Duration::from_secs(600));
+    let upstream_events = resp.bytes_stream().eventsource();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let rid = request_id.clone();
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut events = Box::pin(upstream_events);
+        let mut guards: BTreeMap<u64, StreamGuard> = BTreeMap::new();
+        let mut template: Option<Value> = None;
+        let send = |tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>, v: &Value| {
+            let tx = tx.clone();
+            let line = format!("data: {v}\n\n");
+            async move { tx.send(Ok(Bytes::from(line))).await.is_ok() }
+        };
+        let mut ended_well = false;
+        loop {
+            let next = match tokio::time::timeout_at(deadline, events.next()).await {
+                Ok(n) => n,
+                Err(_) => {
+                    record.note = Some("upstream stream timed out".into());
+                    break;
+                }
+            };
+            let Some(ev) = next else {
+                record.note = Some("upstream stream ended without [DONE]".into());
+                break;
+            };
+            let Ok(ev) = ev else {
+                record.note = Some("upstream stream was cut".into());
+                break;
+            };
+            if ev.data.trim() == "[DONE]" {
+                ended_well = true;
+                break;
+            }
+            let Ok(mut chunk) = serde_json::from_str::<Value>(&ev.data) else {
+                continue; // keep-alives and comments
+            };
+            let mut blocked = false;
+            if let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) {
+                for c in choices.iter_mut() {
+                    let idx = c.get("index").and_then(Value::as_u64).unwrap_or(0);
+                    let slot = match endpoint {
+                        Endpoint::ChatCompletions => c.pointer_mut("/delta/content"),
+                        _ => c.get_mut("text"),
+                    };
+                    if let Some(Value::String(text)) = slot {
+                        let g = guards.entry(idx).or_insert_with(|| {
+                            StreamGuard::new(gw.guard.clone(), policy.clone(), vault.clone())
+                        });
+                        let r = g.push(text);
+                        if r.blocked {
+                            blocked = true;
+                        }
+                        *text = r.text;
+                    }
+                }
+            }
+            if template.is_none() {
+                template = Some(chunk.clone());
+            }
+            if blocked {
+                record.decision = Decision::Block;
+                record.note = Some("reply blocked mid-stream".into());
+                break;
+            }
+            if !send(&tx, &chunk).await {
+                record.note = Some("client went away".into());
+                break;
+            }
+        }
+        // Flush what each choice still holds, as one more chunk per choice.
+        if record.decision != Decision::Block {
+            for (idx, g) in guards.iter_mut() {
+                let r = g.finish();
+                if r.blocked {
+                    record.decision = Decision::Block;
+                    break;
+                }
+                let mut tail = r.text;
+                if ended_well {
+                    if let Some(d) = &policy.disclosure {
+                        tail.push_str(d);
+                    }
+                }
+                if tail.is_empty() {
+                    continue;
+                }
+                if let Some(t) = &template {
+                    let mut c = t.clone();
+                    let choice = match endpoint {
+                        Endpoint::ChatCompletions => {
+                            json!({"index": idx, "delta": {"content": tail}, "finish_reason": null})
+                        }
+                        _ => json!({"index": idx, "text": tail, "finish_reason": null}),
+                    };
+                    c["choices"] = json!([choice]);
+                    if !send(&tx, &c).await {
+                        break;
+                    }
+                }
+            }
+        }
+        for g in guards.values() {
+            for f in &g.findings {
+                *record
+                    .response_counts
+                    .entry(f.kind.to_string())
+                    .or_default() += 1;
+                if let Some(r) = &f.rule {
+                    record.response_rules.push(r.clone());
+                }
+            }
+            record.decision = combine(record.decision, g.decision());
+        }
+        record.response_rules.sort_unstable();
+        record.response_rules.dedup();
+        if !ended_well && record.decision != Decision::Block {
+            gw.metrics.upstream_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        count(&gw, record.decision);
+        let recorded = gw.ledger.append(record.event()).await.is_ok();
+        if record.decision == Decision::Block || !ended_well || !recorded {
+            let (code, message) = if !recorded {
+                (
+                    "ledger_unavailable",
+                    "the exchange could not be recorded".to_string(),
+                )
+            } else if record.decision == Decision::Block {
+                (
+                    "reply_blocked_by_policy",
+                    format!("the reply was blocked by policy {}", policy.name),
+                )
+            } else {
+                ("upstream_error", record.note.clone().unwrap_or_default())
+            };
+            let _ = send(
+                &tx,
+                &json!({"error": {"message": format!("{message}; request {rid}"), "type": "guardline", "code": code}}),
+            )
+            .await;
+            return;
+        }
+        let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert("cache-control", HeaderValue::from_static("no-cache"));
+    label(r, &request_id, header_decision, true)
+}
+
+async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    let request_id = new_request_id();
+    let Some(up) = gw.upstream.clone() else {
+        let ids: Vec<Value> = Vec::new();
+        return label(
+            Json(json!({"object": "list", "data": ids})).into_response(),
+            &request_id,
+            Decision::Allow,
+            false,
+        );
+    };
+    let mut call = up
+        .client
+        .get(format!("{}/models", up.base))
+        .timeout(up.cfg.first_byte_timeout());
+    if let Some(k) = &up.key {
+        call = call.bearer_auth(k);
+    } else if let Some(auth) = headers.get("authorization") {
+        call = call.header("authorization", auth);
+    }
+    match call.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body = r.bytes().await.unwrap_or_default();
+            let mut resp = Response::new(Body::from(body));
+            *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            resp.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            label(resp, &request_id, Decision::Allow, false)
+        }
+        Err(_) => label(
+            error(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                "upstream_error",
+                &format!("cannot reach the upstream ({})", up.name),
+            ),
+            &request_id,
+            Decision::Allow,
+            false,
+        ),
+    }
+}
+
+/// `POST /v1/guard`: `{"stage": "request"|"response", "text": "…"}` or
+/// `{"stage": …, "messages": [...]}`; findings, decision and the transformed text, no upstream.
+async fn guard_api(State(gw): State<Arc<Gateway>>, body: Body) -> Response {
+    let request_id = new_request_id();
+    let bytes = match read_body(&gw, body).await {
+        Ok(b) => b,
+        Err(r) => return label(r, &request_id, Decision::Block, false),
+    };
+    let req = match parse_json(&bytes) {
+        Ok(m) => m,
+        Err(r) => return label(r, &request_id, Decision::Block, false),
+    };
+    let stage = match req
+        .get("stage")
+        .and_then(Value::as_str)
+        .unwrap_or("request")
+    {
+        "request" => Stage::Request,
+        "response" => Stage::Response,
+        other => {
+            return label(
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_stage",
+                    "invalid_request_error",
+                    &format!("stage `{other}` is neither `request` nor `response`"),
+                ),
+                &request_id,
+                Decision::Block,
+                false,
+            )
+        }
+    };
+    let policy = gw.policies.for_tenant("default").clone();
+    let mut vault = Vault::new();
+    let findings_json = |c: &Checked| -> Vec<Value> {
+        c.findings
+            .iter()
+            .map(|f| {
+                json!({
+                    "kind": f.kind.as_str(), "dimension": f.dimension.as_str(),
+                    "score": f.score, "start": f.start, "end": f.end,
+                    "pointer": f.pointer, "action": f.action.as_str(), "rule": f.rule,
+                })
+            })
+            .collect()
+    };
+    let (out, checked) = if let Some(text) = req.get("text").and_then(Value::as_str) {
+        let (t, c) = gw.guard.text(&policy, stage, text, &mut vault);
+        (json!({"text": t}), c)
+    } else if req.get("messages").is_some_and(Value::is_array) {
+        let mut body = json!({"messages": req["messages"].clone()});
+        let c = gw
+            .guard
+            .request(&policy, Endpoint::ChatCompletions, &mut body, &mut vault);
+        (json!({"messages": body["messages"].clone()}), c)
+    } else {
+        return label(
+            error(
+                StatusCode::BAD_REQUEST,
+                "missing_text",
+                "invalid_request_error",
+                "give `text` (a string) or `messages` (chat messages)",
+            ),
+            &request_id,
+            Decision::Block,
+            false,
+        );
+    };
+    let decision = checked.verdict.decision;
+    let mut v = json!({
+        "decision": decision.as_str(),
+        "policy": policy.name,
+        "stage": stage.as_str(),
+        "findings": findings_json(&checked),
+    });
+    if let (Some(o), Some(extra)) = (v.as_object_mut(), out.as_object()) {
+        for (k, val) in extra {
+            o.insert(k.clone(), val.clone());
+        }
+    }
+    label(Json(v).into_response(), &request_id, decision, false)
+}
+
+async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
+    match gw.ledger.head().await {
+        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("ledger: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    let m = &gw.metrics;
+    let text = format!(
+        "# HELP guardline_requests_total Model requests received.\n\
+         # TYPE guardline_requests_total counter\n\
+         guardline_requests_total {}\n\
+         # HELP guardline_decisions_total Exchanges by decision.\n\
+         # TYPE guardline_decisions_total counter\n\
+         guardline_decisions_total{{decision=\"allow\"}} {}\n\
+         guardline_decisions_total{{decision=\"transform\"}} {}\n\
+         guardline_decisions_total{{decision=\"block\"}} {}\n\
+         # HELP guardline_upstream_errors_total Upstream failures (refused, timed out, cut, non-2xx).\n\
+         # TYPE guardline_upstream_errors_total counter\n\
+         guardline_upstream_errors_total {}\n\
+         # HELP guardline_client_errors_total Malformed or oversized requests.\n\
+         # TYPE guardline_client_errors_total counter\n\
+         guardline_client_errors_total {}\n",
+        m.requests.load(Ordering::Relaxed),
+        m.allowed.load(Ordering::Relaxed),
+        m.transformed.load(Ordering::Relaxed),
+        m.blocked.load(Ordering::Relaxed),
+        m.upstream_errors.load(Ordering::Relaxed),
+        m.client_errors.load(Ordering::Relaxed),
+    );
+    let mut r = Response::new(Body::from(text));
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}

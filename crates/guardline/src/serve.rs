@@ -1,0 +1,199 @@
+//! `guardline serve` and `guardline init`: the guarded, OpenAI-compatible gateway.
+
+use crate::ledger_opts::LedgerArgs;
+use crate::Global;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use guardline_detect::Engine;
+use guardline_gateway::config::{Config, TEMPLATE};
+use guardline_gateway::{Gateway, Guard};
+use guardline_ledger::{checkpoint, Ledger, Options};
+use guardline_policy::{Policy, PolicySet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+#[command(
+    about = "Run the guarded, OpenAI-compatible gateway",
+    long_about = "Run the guarded, OpenAI-compatible gateway. Point apps at it instead of at \
+OpenAI, Azure, DeepSeek, vLLM or Ollama: Hong Kong personal data is pseudonymised before it \
+leaves and restored on the way back, secrets and prompt injection are stopped, every answer is \
+labelled as AI-generated, and every exchange is recorded in the evidence ledger. Works with no \
+configuration at all: loopback, the hk-baseline policy, the SQLite ledger in the data directory."
+)]
+pub struct ServeArgs {
+    /// Configuration file [default: ./guardline.toml when it exists]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// The OpenAI-compatible upstream base URL, e.g. https://api.openai.com/v1
+    #[arg(long, env = "OPENAI_BASE_URL", value_name = "URL")]
+    upstream: Option<String>,
+    /// A policy file [default: the config's, else the embedded hk-baseline]
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    #[command(flatten)]
+    ledger: LedgerArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(about = "Write a commented guardline.toml")]
+pub struct InitArgs {
+    /// Where to write it
+    #[arg(default_value = "guardline.toml")]
+    path: PathBuf,
+    /// Replace an existing file
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn init(args: InitArgs) -> Result<ExitCode> {
+    if args.path.exists() && !args.force {
+        bail!("{} exists; give --force to replace it", args.path.display());
+    }
+    std::fs::write(&args.path, TEMPLATE)
+        .with_context(|| format!("cannot write {}", args.path.display()))?;
+    println!(
+        "wrote {}: every key is optional; `guardline serve --config {}` reads it",
+        args.path.display(),
+        args.path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_policy(path: &Path) -> Result<Policy> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read policy {}", path.display()))?;
+    Ok(Policy::from_toml(&text, &path.display().to_string())?)
+}
+
+pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
+    let config_path = args.config.clone().or_else(|| {
+        let p = PathBuf::from("guardline.toml");
+        p.exists().then_some(p)
+    });
+    let mut config = match &config_path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            Config::from_toml(&text, &p.display().to_string())?
+        }
+        None => Config::default(),
+    };
+    if let Some(l) = args.listen {
+        config.server.listen = l;
+    }
+    if !config.server.listen.ip().is_loopback() {
+        bail!(
+            "refusing to listen on {} with no client keys configured: in open mode Guardline \
+             serves loopback only",
+            config.server.listen
+        );
+    }
+    let default = match args.policy.as_ref().or(config.policy.file.as_ref()) {
+        Some(p) => load_policy(p)?,
+        None => Policy::hk_baseline(),
+    };
+    let mut policies = PolicySet {
+        default: Arc::new(default),
+        tenants: Default::default(),
+    };
+    for (name, t) in &config.tenants {
+        policies
+            .tenants
+            .insert(name.clone(), Arc::new(load_policy(&t.policy)?));
+    }
+    let data_dir = global.data_dir()?;
+    let key = guardline_scan::keys::resolve(&guardline_scan::keys::KeySource {
+        key_file: None,
+        secret: std::env::var("GUARDLINE_KEY").ok(),
+        data_dir: Some(data_dir.clone()),
+    })?;
+    let ledger_args = LedgerArgs {
+        ledger: args.ledger.ledger.clone().or(config.ledger.url.clone()),
+    };
+    let location = ledger_args.location(global)?;
+    let retain =
+        policies.default.retain_content || policies.tenants.values().any(|p| p.retain_content);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GUARDLINE_LOG")
+                .unwrap_or_else(|_| "guardline=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let ledger = Ledger::open(
+            &location,
+            Options {
+                checkpoint_key: Some(checkpoint::load_or_create_key(&data_dir)?),
+                retain_content: retain,
+                ..Options::default()
+            },
+        )
+        .await?;
+        let engine = Arc::new(Engine::with_defaults());
+        let guard = Guard::new(engine, key.clone());
+        let policy_name = policies.default.name.clone();
+        let gw = Gateway::new(
+            &config,
+            guard,
+            policies,
+            ledger.clone(),
+            key,
+            args.upstream.as_deref(),
+        )
+        .map_err(anyhow::Error::msg)?;
+        let upstream = gw.upstream_summary();
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "guardline serve: listening on http://{addr}/v1 (open mode: loopback only, no client \
+             keys) · policy {policy_name} · upstream {upstream} · ledger {}",
+            ledger.stats().await.map(|s| s.storage).unwrap_or_default()
+        );
+        let app = guardline_gateway::router(Arc::new(gw));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .context("the server stopped")?;
+        ledger.close().await?;
+        eprintln!("guardline serve: stopped; ledger head signed");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
