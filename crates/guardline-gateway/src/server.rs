@@ -946,7 +946,8 @@ async fn guard_api(State(gw): State<Arc<Gateway>>, body: Body) -> Response {
             .map(|f| {
                 json!({
                     "kind": f.kind.as_str(), "dimension": f.dimension.as_str(),
-                    "score": f.score, "start": f.start, "end": f.end,
+                    "score": (f64::from(f.score) * 1000.0).round() / 1000.0,
+                    "start": f.start, "end": f.end,
                     "pointer": f.pointer, "action": f.action.as_str(), "rule": f.rule,
                 })
             })

@@ -1,0 +1,138 @@
+//! The real `guardline serve` process in front of a mock upstream, driven by the official
+//! `openai` Python SDK (`tests/python/openai_compat.py`). `.ci/run` installs the SDK into a
+//! virtualenv and names its interpreter in `GUARDLINE_TEST_PYTHON`; without it the test uses
+//! `python3` if that can import `openai`, and otherwise says it was skipped.
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+async fn mock_chat(Json(body): Json<Value>) -> Response {
+    let model = body["model"].as_str().unwrap_or("").to_string();
+    if model == "fail" {
+        return (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": {"message": "upstream exploded", "type": "server_error", "code": null}})),
+        )
+            .into_response();
+    }
+    let last = body["messages"]
+        .as_array()
+        .and_then(|a| a.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or("")
+        .to_string();
+    let reply = format!("You said: {last}");
+    if body["stream"] == json!(true) {
+        let mut events = vec![format!(
+            "data: {}\n\n",
+            json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model,
+                   "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]})
+        )];
+        for c in reply.chars() {
+            events.push(format!(
+                "data: {}\n\n",
+                json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model,
+                       "choices": [{"index": 0, "delta": {"content": c.to_string()}, "finish_reason": null}]})
+            ));
+        }
+        events.push(format!(
+            "data: {}\n\n",
+            json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model,
+                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        ));
+        events.push("data: [DONE]\n\n".into());
+        return Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from_stream(futures_util::stream::iter(
+                events.into_iter().map(Ok::<_, std::io::Error>),
+            )))
+            .unwrap();
+    }
+    Json(json!({
+        "id": "c1", "object": "chat.completion", "created": 1, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    }))
+    .into_response()
+}
+
+fn python() -> Option<String> {
+    if let Ok(p) = std::env::var("GUARDLINE_TEST_PYTHON") {
+        return Some(p);
+    }
+    let ok = Command::new("python3")
+        .args(["-c", "import openai"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| "python3".to_string())
+}
+
+#[test]
+fn official_openai_sdk_drives_the_gateway() {
+    let Some(py) = python() else {
+        eprintln!(
+            "SKIPPED: no Python with the `openai` package (set GUARDLINE_TEST_PYTHON; .ci/run does)"
+        );
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let upstream = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route("/v1/chat/completions", post(mock_chat))
+            .route(
+                "/v1/embeddings",
+                post(|| async {
+                    Json(json!({"object": "list", "model": "embed-test", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}], "usage": {"prompt_tokens": 1, "total_tokens": 1}}))
+                }),
+            )
+            .route(
+                "/v1/models",
+                get(|| async { Json(json!({"object": "list", "data": [{"id": "mock-1", "object": "model", "created": 1, "owned_by": "test"}]})) }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/v1")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = Command::new(env!("CARGO_BIN_EXE_guardline"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--upstream", &upstream])
+        .env("GUARDLINE_DATA_DIR", dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(gw.stderr.take().unwrap()).lines();
+    let banner = lines.next().unwrap().unwrap();
+    let base = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {banner}"))
+        .to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openai_compat.py");
+    let out = Command::new(&py).args([script, &base]).output().unwrap();
+    let _ = gw.kill();
+    let _ = gw.wait();
+    assert!(
+        out.status.success(),
+        "openai SDK checks failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every exchange the SDK made is in the ledger, and the ledger verifies.
+    let verify = Command::new(env!("CARGO_BIN_EXE_guardline"))
+        .args(["audit", "verify", "--format", "json"])
+        .env("GUARDLINE_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(report["intact"], true, "{report}");
+    assert!(report["events"].as_i64().unwrap() >= 5, "{report}");
+}
