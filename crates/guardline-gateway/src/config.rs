@@ -45,6 +45,12 @@ pub struct ServerConfig {
     /// Requests handled at once; more wait (and time out as clients decide).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Requests per second per client key (0: no limit).
+    #[serde(default)]
+    pub rate_limit_per_key: u32,
+    /// Requests a key may send at once above its rate [default: the rate].
+    #[serde(default)]
+    pub rate_limit_burst: u32,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +59,8 @@ impl Default for ServerConfig {
             listen: default_listen(),
             body_limit: default_body_limit(),
             concurrency: default_concurrency(),
+            rate_limit_per_key: 0,
+            rate_limit_burst: 0,
         }
     }
 }
@@ -191,10 +199,13 @@ impl Config {
 pub const TEMPLATE: &str = r#"# guardline.toml: every key is optional; the values shown are the defaults.
 
 [server]
-# Loopback only until client keys exist; the gateway refuses to listen elsewhere in open mode.
+# Loopback only until client keys exist (`guardline keys create --tenant NAME`); with no keys the
+# gateway runs in open mode and refuses to listen anywhere else.
 listen = "127.0.0.1:8080"
 body_limit = 4194304        # bytes
 concurrency = 1024          # requests in flight
+rate_limit_per_key = 0      # requests per second per client key; 0 = no limit
+rate_limit_burst = 0        # default: the rate
 
 # The upstream for every model no route names. Without it (and without OPENAI_BASE_URL),
 # model calls answer 503 and /v1/guard still works.

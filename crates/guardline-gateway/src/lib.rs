@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod guard;
+pub mod keys;
 pub mod server;
 pub mod stream;
 pub mod surfaces;

@@ -3,6 +3,7 @@
 
 use crate::config::{Config, UpstreamConfig};
 use crate::guard::{Checked, Guard};
+use crate::keys::KeyStore;
 use crate::stream::StreamGuard;
 use crate::surfaces::Endpoint;
 use axum::body::{Body, Bytes};
@@ -54,6 +55,18 @@ impl Upstream {
     }
 }
 
+type Limiter = governor::DefaultKeyedRateLimiter<String>;
+
+/// Who is calling: the key's tenant and id (`open` without keys).
+#[derive(Debug, Clone)]
+struct Caller {
+    tenant: String,
+    key_id: String,
+    admin: bool,
+    /// Open mode: the client's own `Authorization` may go upstream.
+    open: bool,
+}
+
 #[derive(Default)]
 struct Metrics {
     requests: AtomicU64,
@@ -75,6 +88,8 @@ pub struct Gateway {
     body_limit: usize,
     slots: Arc<Semaphore>,
     metrics: Metrics,
+    keys: KeyStore,
+    limiter: Option<Limiter>,
 }
 
 impl Gateway {
@@ -86,6 +101,7 @@ impl Gateway {
         ledger: Ledger,
         key: Key,
         upstream_override: Option<&str>,
+        keys: KeyStore,
     ) -> Result<Gateway, String> {
         let upstream = match (upstream_override, &config.upstream) {
             (Some(url), Some(cfg)) => Some(UpstreamConfig {
@@ -119,7 +135,75 @@ impl Gateway {
             body_limit: config.server.body_limit,
             slots: Arc::new(Semaphore::new(config.server.concurrency.max(1))),
             metrics: Metrics::default(),
+            keys,
+            limiter: std::num::NonZeroU32::new(config.server.rate_limit_per_key).map(|rps| {
+                let burst =
+                    std::num::NonZeroU32::new(config.server.rate_limit_burst).unwrap_or(rps);
+                governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst))
+            }),
         })
+    }
+
+    /// Open mode: no client keys exist, so the gateway must stay on loopback.
+    pub fn open_mode(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Checks the bearer key (unless in open mode) and the caller's rate limit.
+    fn authorize(&self, headers: &HeaderMap, admin: bool) -> Result<Caller, Response> {
+        let caller = if self.keys.is_empty() {
+            Caller {
+                tenant: "default".into(),
+                key_id: "open".into(),
+                admin: true,
+                open: true,
+            }
+        } else {
+            let bearer = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .map(str::trim);
+            let Some(k) = bearer.and_then(|b| self.keys.authenticate(b)) else {
+                self.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_api_key",
+                    "invalid_request_error",
+                    "missing or unknown API key: send `Authorization: Bearer gl_…` with a key from \
+                     `guardline keys create`",
+                ));
+            };
+            Caller {
+                tenant: k.tenant.clone(),
+                key_id: k.id.clone(),
+                admin: k.admin,
+                open: false,
+            }
+        };
+        if admin && !caller.admin {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "admin_only",
+                "invalid_request_error",
+                "this endpoint needs an admin key (`guardline keys create --admin`)",
+            ));
+        }
+        if let Some(l) = &self.limiter {
+            if l.check_key(&caller.key_id).is_err() {
+                self.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_exceeded",
+                    "requests",
+                    "rate limit for this key exceeded; slow down",
+                ));
+            }
+        }
+        Ok(caller)
     }
 
     /// For the start-up banner.
@@ -163,6 +247,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/admin/policy", get(admin_policy))
+        .route("/admin/ledger", get(admin_ledger))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -263,6 +349,7 @@ async fn embeddings(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bo
 struct Record {
     request_id: String,
     tenant: String,
+    key_id: String,
     endpoint: Endpoint,
     model: String,
     upstream: Option<String>,
@@ -289,6 +376,7 @@ impl Record {
         rules.dedup();
         let mut body = json!({
             "request_id": self.request_id,
+            "key_id": self.key_id,
             "endpoint": self.endpoint.as_str(),
             "model": self.model,
             "stream": self.stream,
@@ -331,6 +419,10 @@ async fn exchange(
 ) -> Response {
     let request_id = new_request_id();
     gw.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    let caller = match gw.authorize(&headers, false) {
+        Ok(c) => c,
+        Err(r) => return label(r, &request_id, Decision::Block, false),
+    };
     let permit = match gw.slots.clone().acquire_owned().await {
         Ok(p) => p,
         Err(_) => {
@@ -371,13 +463,14 @@ async fn exchange(
         );
     };
     let stream = endpoint != Endpoint::Embeddings && req.get("stream") == Some(&Value::Bool(true));
-    let tenant = "default".to_string();
+    let tenant = caller.tenant.clone();
     let policy = gw.policies.for_tenant(&tenant).clone();
     let mut vault = Vault::new();
     let checked = gw.guard.request(&policy, endpoint, &mut req, &mut vault);
     let mut record = Record {
         request_id: request_id.clone(),
         tenant,
+        key_id: caller.key_id.clone(),
         endpoint,
         model: model.clone(),
         upstream: None,
@@ -457,8 +550,9 @@ async fn exchange(
         .json(&req);
     if let Some(k) = &upstream.key {
         call = call.bearer_auth(k);
-    } else if let Some(auth) = headers.get("authorization") {
-        // No key configured for this upstream: the client's own key goes through.
+    } else if let (true, Some(auth)) = (caller.open, headers.get("authorization")) {
+        // Open mode and no key configured for this upstream: the client's own key goes
+        // through. A Guardline client key never does.
         call = call.header("authorization", auth);
     }
     let t0 = Instant::now();
@@ -863,6 +957,10 @@ fn stream_reply(
 
 async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     let request_id = new_request_id();
+    let caller = match gw.authorize(&headers, false) {
+        Ok(c) => c,
+        Err(r) => return label(r, &request_id, Decision::Block, false),
+    };
     let Some(up) = gw.upstream.clone() else {
         let ids: Vec<Value> = Vec::new();
         return label(
@@ -878,7 +976,7 @@ async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response 
         .timeout(up.cfg.first_byte_timeout());
     if let Some(k) = &up.key {
         call = call.bearer_auth(k);
-    } else if let Some(auth) = headers.get("authorization") {
+    } else if let (true, Some(auth)) = (caller.open, headers.get("authorization")) {
         call = call.header("authorization", auth);
     }
     match call.send().await {
@@ -907,8 +1005,12 @@ async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response 
 
 /// `POST /v1/guard`: `{"stage": "request"|"response", "text": "…"}` or
 /// `{"stage": …, "messages": [...]}`; findings, decision and the transformed text, no upstream.
-async fn guard_api(State(gw): State<Arc<Gateway>>, body: Body) -> Response {
+async fn guard_api(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
     let request_id = new_request_id();
+    let caller = match gw.authorize(&headers, false) {
+        Ok(c) => c,
+        Err(r) => return label(r, &request_id, Decision::Block, false),
+    };
     let bytes = match read_body(&gw, body).await {
         Ok(b) => b,
         Err(r) => return label(r, &request_id, Decision::Block, false),
@@ -938,7 +1040,7 @@ async fn guard_api(State(gw): State<Arc<Gateway>>, body: Body) -> Response {
             )
         }
     };
-    let policy = gw.policies.for_tenant("default").clone();
+    let policy = gw.policies.for_tenant(&caller.tenant).clone();
     let mut vault = Vault::new();
     let findings_json = |c: &Checked| -> Vec<Value> {
         c.findings
@@ -988,6 +1090,58 @@ async fn guard_api(State(gw): State<Arc<Gateway>>, body: Body) -> Response {
         }
     }
     label(Json(v).into_response(), &request_id, decision, false)
+}
+
+/// `GET /admin/policy`: the policies in force (evidence for `guardline report`).
+async fn admin_policy(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(r) = gw.authorize(&headers, true) {
+        return r;
+    }
+    let describe = |p: &Policy| {
+        json!({
+            "name": p.name,
+            "description": p.description,
+            "request": p.request.rules.iter().map(|r| r.describe()).collect::<Vec<_>>(),
+            "response": p.response.rules.iter().map(|r| r.describe()).collect::<Vec<_>>(),
+            "disclosure": p.disclosure.is_some(),
+            "retain_content": p.retain_content,
+        })
+    };
+    let tenants: Map<String, Value> = gw
+        .policies
+        .tenants
+        .iter()
+        .map(|(t, p)| (t.clone(), describe(p)))
+        .collect();
+    Json(json!({
+        "default": describe(&gw.policies.default),
+        "tenants": tenants,
+        "open_mode": gw.open_mode(),
+        "keys": gw.keys.keys.len(),
+    }))
+    .into_response()
+}
+
+/// `GET /admin/ledger`: the ledger's head and counts.
+async fn admin_ledger(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(r) = gw.authorize(&headers, true) {
+        return r;
+    }
+    match gw.ledger.stats().await {
+        Ok(s) => Json(json!({
+            "records": s.events,
+            "head": s.head.map(|h| json!({"seq": h.seq, "hash": h.hash, "time": h.time})),
+            "checkpoints": s.checkpoints,
+            "by_kind": s.by_kind.into_iter().collect::<BTreeMap<_, _>>(),
+        }))
+        .into_response(),
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ledger_unavailable",
+            "server_error",
+            &e.to_string(),
+        ),
+    }
 }
 
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {

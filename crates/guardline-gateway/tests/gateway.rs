@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use guardline_detect::{Engine, Key};
 use guardline_gateway::config::Config;
+use guardline_gateway::keys::KeyStore;
 use guardline_gateway::{Gateway, Guard};
 use guardline_ledger::{Filter, Ledger, Location, Options};
 use guardline_policy::PolicySet;
@@ -120,6 +121,10 @@ fn engine() -> Arc<Engine> {
 }
 
 async fn setup(config: &str, with_upstream: bool) -> Setup {
+    setup_with(config, with_upstream, KeyStore::default()).await
+}
+
+async fn setup_with(config: &str, with_upstream: bool, keys: KeyStore) -> Setup {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mock = Mock::default();
     let upstream = serve(
@@ -152,6 +157,7 @@ async fn setup(config: &str, with_upstream: bool) -> Setup {
         ledger.clone(),
         key,
         with_upstream.then_some(upstream_url.as_str()),
+        keys,
     )
     .unwrap();
     let base = serve(guardline_gateway::router(Arc::new(gw))).await;
@@ -487,4 +493,72 @@ async fn embeddings_and_models() {
         .await
         .unwrap();
     assert_eq!(m["data"][0]["id"], "mock-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_tenants_admin_and_rate_limits() {
+    let mut keys = KeyStore::default();
+    let (_, user) = keys.create("hospital", "ward app", false).unwrap();
+    let (_, admin) = keys.create("ops", "", true).unwrap();
+    let s = setup_with(
+        "[server]\nrate_limit_per_key = 1\nrate_limit_burst = 3",
+        true,
+        keys,
+    )
+    .await;
+    let chat = |key: Option<String>| {
+        let base = s.base.clone();
+        async move {
+            let mut r = client()
+                .post(format!("{base}/v1/chat/completions"))
+                .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}));
+            if let Some(k) = key {
+                r = r.bearer_auth(k);
+            }
+            r.send().await.unwrap()
+        }
+    };
+    assert_eq!(chat(None).await.status(), 401);
+    assert_eq!(chat(Some("gl_nope".into())).await.status(), 401);
+    let ok = chat(Some(user.clone())).await;
+    assert_eq!(ok.status(), 200);
+    // The client's Guardline key never goes upstream.
+    let seen = s.mock.seen.lock().unwrap().len();
+    assert_eq!(seen, 1);
+    // Burst of 3, then 429.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(chat(Some(user.clone())).await.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // Admin endpoints need an admin key.
+    let r = client()
+        .get(format!("{}/admin/policy", s.base))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = client()
+        .get(format!("{}/admin/policy", s.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["default"]["name"], "hk-baseline");
+    assert_eq!(p["open_mode"], false);
+    // The exchange is recorded under the key's tenant.
+    let ex = exchanges(&s.ledger).await;
+    assert!(ex
+        .iter()
+        .any(|e| e["key_id"].as_str().unwrap().starts_with("k_")));
+    let tenants: Vec<String> = s
+        .ledger
+        .records(Filter::default())
+        .map(|r| r.unwrap().tenant)
+        .collect()
+        .await;
+    assert!(tenants.iter().all(|t| t == "hospital"), "{tenants:?}");
 }

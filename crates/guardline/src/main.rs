@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 mod audit;
 mod evidence;
+mod keys;
 mod ledger_opts;
 mod scan;
 mod serve;
@@ -56,6 +57,7 @@ struct Cli {
 enum Command {
     Serve(serve::ServeArgs),
     Init(serve::InitArgs),
+    Keys(keys::KeysArgs),
     Scan(scan::ScanArgs),
     Audit(audit::AuditArgs),
     Evidence(evidence::EvidenceArgs),
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args, &global),
         Command::Init(args) => serve::init(args),
+        Command::Keys(args) => keys::run(args, &global),
         Command::Scan(args) => scan::run(args, &global),
         Command::Audit(args) => audit::run(args, &global),
         Command::Evidence(args) => evidence::run(args, &global),

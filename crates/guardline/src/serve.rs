@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use guardline_detect::Engine;
 use guardline_gateway::config::{Config, TEMPLATE};
+use guardline_gateway::keys::{keys_path, KeyStore};
 use guardline_gateway::{Gateway, Guard};
 use guardline_ledger::{checkpoint, Ledger, Options};
 use guardline_policy::{Policy, PolicySet};
@@ -86,10 +87,12 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
     if let Some(l) = args.listen {
         config.server.listen = l;
     }
-    if !config.server.listen.ip().is_loopback() {
+    let data_dir = global.data_dir()?;
+    let keys = KeyStore::load(&keys_path(&data_dir))?;
+    if keys.is_empty() && !config.server.listen.ip().is_loopback() {
         bail!(
-            "refusing to listen on {} with no client keys configured: in open mode Guardline \
-             serves loopback only",
+            "refusing to listen on {} with no client keys: create one with `guardline keys \
+             create --tenant NAME`, or listen on loopback (open mode)",
             config.server.listen
         );
     }
@@ -106,7 +109,6 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             .tenants
             .insert(name.clone(), Arc::new(load_policy(&t.policy)?));
     }
-    let data_dir = global.data_dir()?;
     let key = guardline_scan::keys::resolve(&guardline_scan::keys::KeySource {
         key_file: None,
         secret: std::env::var("GUARDLINE_KEY").ok(),
@@ -151,16 +153,22 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             ledger.clone(),
             key,
             args.upstream.as_deref(),
+            keys,
         )
         .map_err(anyhow::Error::msg)?;
+        let mode = if gw.open_mode() {
+            "open mode: loopback only, no client keys".to_string()
+        } else {
+            "client keys required".to_string()
+        };
         let upstream = gw.upstream_summary();
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
         eprintln!(
-            "guardline serve: listening on http://{addr}/v1 (open mode: loopback only, no client \
-             keys) · policy {policy_name} · upstream {upstream} · ledger {}",
+            "guardline serve: listening on http://{addr}/v1 ({mode}) · policy {policy_name} · \
+             upstream {upstream} · ledger {}",
             ledger.stats().await.map(|s| s.storage).unwrap_or_default()
         );
         let app = guardline_gateway::router(Arc::new(gw));
