@@ -33,6 +33,7 @@ mod engine;
 mod finding;
 mod normalize;
 pub mod redact;
+mod search;
 mod stream;
 pub mod validate;
 
