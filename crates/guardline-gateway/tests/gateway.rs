@@ -372,8 +372,7 @@ async fn upstream_failures_become_clean_errors() {
     assert!(!raw.lines().any(|l| l == "data: [DONE]"), "{raw}");
     let last = raw
         .lines()
-        .filter(|l| l.starts_with("data: "))
-        .last()
+        .rfind(|l| l.starts_with("data: "))
         .unwrap();
     assert!(last.contains("\"error\""), "{last}");
     let ex = exchanges(&s.ledger).await;
