@@ -370,10 +370,7 @@ async fn upstream_failures_become_clean_errors() {
     let r = post("cut", true).await;
     let raw = r.text().await.unwrap();
     assert!(!raw.lines().any(|l| l == "data: [DONE]"), "{raw}");
-    let last = raw
-        .lines()
-        .rfind(|l| l.starts_with("data: "))
-        .unwrap();
+    let last = raw.lines().rfind(|l| l.starts_with("data: ")).unwrap();
     assert!(last.contains("\"error\""), "{last}");
     let ex = exchanges(&s.ledger).await;
     assert_eq!(ex.len(), 3);
