@@ -359,3 +359,68 @@ mod tests {
         assert_eq!(back, "Ａ１２３４５６（３）");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    /// Arbitrary JSON, biased towards the shapes the surfaces look at.
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::from(n)),
+            ".{0,40}".prop_map(Value::String),
+            Just(Value::String(
+                "HKID A123456(3) ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq".into()
+            )),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                Just("messages".to_string()),
+                Just("content".to_string()),
+                Just("text".to_string()),
+                Just("tool_calls".to_string()),
+                Just("function".to_string()),
+                Just("arguments".to_string()),
+                Just("prompt".to_string()),
+                Just("input".to_string()),
+                Just("choices".to_string()),
+                Just("message".to_string()),
+                "[a-z]{1,6}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(key, inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Whatever a client or an upstream sends, checking it never panics, and a body that is
+        /// not blocked keeps its shape.
+        #[test]
+        fn any_body_is_checked_without_panic(body in json()) {
+            static G: std::sync::OnceLock<Guard> = std::sync::OnceLock::new();
+            let g = G.get_or_init(|| Guard::new(Arc::new(Engine::with_defaults()), Key::derive(b"fuzz")));
+            let p = Policy::hk_baseline();
+            for endpoint in [Endpoint::ChatCompletions, Endpoint::Completions, Endpoint::Embeddings] {
+                let mut vault = Vault::new();
+                let mut req = body.clone();
+                let c = g.request(&p, endpoint, &mut req, &mut vault);
+                if c.verdict.decision != guardline_policy::Decision::Block {
+                    prop_assert_eq!(
+                        crate::surfaces::request_surfaces(endpoint, &req).len(),
+                        crate::surfaces::request_surfaces(endpoint, &body).len()
+                    );
+                }
+                let mut resp = body.clone();
+                g.response(&p, endpoint, &mut resp, &mut vault);
+            }
+        }
+    }
+}
