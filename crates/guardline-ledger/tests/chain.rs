@@ -87,19 +87,12 @@ impl Db {
                     sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
                         .await
                         .unwrap();
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
+                sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
             }
             (_, Some((url, schema))) => {
                 let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "SET search_path TO {schema}; {sql}"
-                )))
-                .execute(&mut c)
-                .await
-                .unwrap();
+                let sql = format!("SET search_path TO {schema}; {sql}");
+                sqlx::raw_sql(&sql).execute(&mut c).await.unwrap();
             }
             _ => unreachable!(),
         }

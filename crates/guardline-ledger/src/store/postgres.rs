@@ -81,12 +81,11 @@ impl PgStore {
                 .await
                 .map_err(db_err("schema"))?;
             if let Some(s) = schema {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "CREATE SCHEMA IF NOT EXISTS \"{s}\""
-                )))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("schema"))?;
+                let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"");
+                sqlx::query(&sql)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err("schema"))?;
             }
             for stmt in SCHEMA {
                 sqlx::query(*stmt)
@@ -104,12 +103,11 @@ impl PgStore {
         let mut conn = PgConnection::connect(url)
             .await
             .map_err(db_err("connecting"))?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-        )))
-        .execute(&mut conn)
-        .await
-        .map_err(db_err("dropping schema"))?;
+        let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+        sqlx::query(&sql)
+            .execute(&mut conn)
+            .await
+            .map_err(db_err("dropping schema"))?;
         Ok(())
     }
 }
