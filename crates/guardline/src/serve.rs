@@ -3,6 +3,7 @@
 use crate::ledger_opts::LedgerArgs;
 use crate::Global;
 use anyhow::{bail, Context, Result};
+use axum::serve::ListenerExt;
 use clap::Args;
 use guardline_detect::Engine;
 use guardline_gateway::config::{Config, TEMPLATE};
@@ -172,6 +173,11 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             ledger.stats().await.map(|s| s.storage).unwrap_or_default()
         );
         let app = guardline_gateway::router(Arc::new(gw));
+        // Without TCP_NODELAY, a streamed event written right after another waits for the
+        // client's delayed ACK (~40 ms): the time to first token would be Nagle's, not ours.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown())
             .await
