@@ -88,7 +88,7 @@ impl PgStore {
                     .map_err(db_err("schema"))?;
             }
             for stmt in SCHEMA {
-                sqlx::query(*stmt)
+                sqlx::query(stmt)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err("schema"))?;

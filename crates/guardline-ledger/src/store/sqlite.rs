@@ -73,7 +73,7 @@ impl SqliteStore {
                 .await
                 .map_err(db_err("schema"))?;
             for stmt in SCHEMA {
-                sqlx::query(*stmt)
+                sqlx::query(stmt)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err("schema"))?;
