@@ -6,7 +6,6 @@
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::time::Duration;
