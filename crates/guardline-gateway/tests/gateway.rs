@@ -125,6 +125,15 @@ async fn setup(config: &str, with_upstream: bool) -> Setup {
 }
 
 async fn setup_with(config: &str, with_upstream: bool, keys: KeyStore) -> Setup {
+    setup_full(config, with_upstream, keys, PolicySet::default()).await
+}
+
+async fn setup_full(
+    config: &str,
+    with_upstream: bool,
+    keys: KeyStore,
+    policies: PolicySet,
+) -> Setup {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mock = Mock::default();
     let upstream = serve(
@@ -153,7 +162,7 @@ async fn setup_with(config: &str, with_upstream: bool, keys: KeyStore) -> Setup 
     let gw = Gateway::new(
         &config,
         Guard::new(engine(), key.clone()),
-        PolicySet::default(),
+        policies,
         ledger.clone(),
         key,
         with_upstream.then_some(upstream_url.as_str()),
@@ -557,4 +566,52 @@ async fn keys_tenants_admin_and_rate_limits() {
         .collect()
         .await;
     assert!(tenants.iter().all(|t| t == "hospital"), "{tenants:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_can_add_a_visible_bilingual_disclosure() {
+    let text = guardline_policy::HK_BASELINE.replace("disclosure = false", "disclosure = true");
+    let policy = guardline_policy::Policy::from_toml(&text, "test").unwrap();
+    let policies = PolicySet {
+        default: Arc::new(policy),
+        tenants: Default::default(),
+    };
+    let s = setup_full("", true, KeyStore::default(), policies).await;
+    let body: Value = client()
+        .post(format!("{}/v1/chat/completions", s.base))
+        .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.starts_with("You said: hello"), "{text}");
+    assert!(
+        text.ends_with("AI-generated content. 此內容由人工智能生成。"),
+        "{text}"
+    );
+    // Streamed: the disclosure arrives as the last content before [DONE].
+    let raw = client()
+        .post(format!("{}/v1/chat/completions", s.base))
+        .json(&json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let content: String = raw
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|l| *l != "[DONE]")
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert!(content.ends_with("此內容由人工智能生成。"), "{content}");
 }
