@@ -68,7 +68,7 @@ impl Guard {
         vault: &mut Vault,
     ) -> Checked {
         let pointers = request_surfaces(endpoint, body);
-        let texts: Vec<String> = pointers
+        let texts = pointers
             .iter()
             .map(|p| {
                 body.pointer(p)
@@ -77,11 +77,7 @@ impl Guard {
                     .to_string()
             })
             .collect();
-        let (out, checked) = self.check(policy, Stage::Request, &pointers, &texts, vault);
-        if checked.verdict.decision != guardline_policy::Decision::Block {
-            write_back(body, &pointers, out);
-        }
-        checked
+        self.check_body(policy, Stage::Request, body, pointers, texts, vault)
     }
 
     /// Restores tokens from `vault` in a response body, then checks it as the user will see it.
@@ -94,14 +90,28 @@ impl Guard {
         vault: &mut Vault,
     ) -> Checked {
         let pointers = response_surfaces(endpoint, body);
-        let texts: Vec<String> = pointers
+        let texts = pointers
             .iter()
             .map(|p| {
                 let raw = body.pointer(p).and_then(Value::as_str).unwrap_or("");
                 String::from_utf8_lossy(&vault.restore(raw.as_bytes())).into_owned()
             })
             .collect();
-        let (out, checked) = self.check(policy, Stage::Response, &pointers, &texts, vault);
+        self.check_body(policy, Stage::Response, body, pointers, texts, vault)
+    }
+
+    /// Checks the strings at `pointers` and, unless the verdict blocks, writes the transformed
+    /// strings back into `body`.
+    fn check_body(
+        &self,
+        policy: &Policy,
+        stage: Stage,
+        body: &mut Value,
+        pointers: Vec<String>,
+        texts: Vec<String>,
+        vault: &mut Vault,
+    ) -> Checked {
+        let (out, checked) = self.check(policy, stage, &pointers, &texts, vault);
         if checked.verdict.decision != guardline_policy::Decision::Block {
             write_back(body, &pointers, out);
         }

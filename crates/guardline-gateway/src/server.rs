@@ -71,6 +71,23 @@ struct Caller {
     open: bool,
 }
 
+impl Upstream {
+    /// The upstream's own key; without one, in open mode only, the client's own key goes
+    /// through. A Guardline client key never does.
+    fn authorize(
+        &self,
+        call: reqwest::RequestBuilder,
+        caller: &Caller,
+        headers: &HeaderMap,
+    ) -> reqwest::RequestBuilder {
+        match (&self.key, caller.open, headers.get("authorization")) {
+            (Some(k), _, _) => call.bearer_auth(k),
+            (None, true, Some(auth)) => call.header("authorization", auth),
+            _ => call,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Metrics {
     requests: AtomicU64,
@@ -277,11 +294,7 @@ fn error(status: StatusCode, code: &str, kind: &str, message: &str) -> Response 
 fn new_request_id() -> String {
     let mut b = [0u8; 12];
     getrandom::fill(&mut b).unwrap_or_default();
-    format!("glr_{}", hex_lower(&b))
-}
-
-fn hex_lower(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    format!("glr_{}", hex::encode(b))
 }
 
 fn label(mut resp: Response, request_id: &str, decision: Decision, ai: bool) -> Response {
@@ -552,13 +565,7 @@ async fn exchange(
         .post(format!("{}/{path}", upstream.base))
         .timeout(upstream.cfg.total_timeout())
         .json(&req);
-    if let Some(k) = &upstream.key {
-        call = call.bearer_auth(k);
-    } else if let (true, Some(auth)) = (caller.open, headers.get("authorization")) {
-        // Open mode and no key configured for this upstream: the client's own key goes
-        // through. A Guardline client key never does.
-        call = call.header("authorization", auth);
-    }
+    call = upstream.authorize(call, &caller, &headers);
     let t0 = Instant::now();
     let resp = match tokio::time::timeout(upstream.cfg.first_byte_timeout(), call.send()).await {
         Err(_) => {
@@ -642,7 +649,7 @@ async fn exchange(
     let out = gw.guard.response(&policy, endpoint, &mut reply, &mut vault);
     record.response_counts = out.counts();
     record.response_rules = rules_of(&out);
-    let decision = combine(record.decision, out.verdict.decision);
+    let decision = record.decision.max(out.verdict.decision);
     record.decision = decision;
     if decision == Decision::Block {
         gw.metrics.blocked.fetch_add(1, Ordering::Relaxed);
@@ -685,19 +692,6 @@ fn rules_of(c: &Checked) -> Vec<String> {
     v.sort_unstable();
     v.dedup();
     v
-}
-
-fn combine(a: Decision, b: Decision) -> Decision {
-    let rank = |d: Decision| match d {
-        Decision::Allow => 0,
-        Decision::Transform => 1,
-        Decision::Block => 2,
-    };
-    if rank(b) > rank(a) {
-        b
-    } else {
-        a
-    }
 }
 
 fn count(gw: &Gateway, d: Decision) {
@@ -914,7 +908,7 @@ fn stream_reply(
                     record.response_rules.push(r.clone());
                 }
             }
-            record.decision = combine(record.decision, g.decision());
+            record.decision = record.decision.max(g.decision());
         }
         record.response_rules.sort_unstable();
         record.response_rules.dedup();
@@ -978,11 +972,7 @@ async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response 
         .client
         .get(format!("{}/models", up.base))
         .timeout(up.cfg.first_byte_timeout());
-    if let Some(k) = &up.key {
-        call = call.bearer_auth(k);
-    } else if let (true, Some(auth)) = (caller.open, headers.get("authorization")) {
-        call = call.header("authorization", auth);
-    }
+    call = up.authorize(call, &caller, &headers);
     match call.send().await {
         Ok(r) => {
             let status = r.status().as_u16();

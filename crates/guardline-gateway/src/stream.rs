@@ -88,11 +88,7 @@ impl StreamGuard {
     }
 
     pub fn decision(&self) -> Decision {
-        match self.most_severe {
-            Action::Block => Decision::Block,
-            Action::Redact | Action::Pseudonymise => Decision::Transform,
-            _ => Decision::Allow,
-        }
+        Decision::from(self.most_severe)
     }
 
     /// How much of `pending` can go now (a char boundary).

@@ -252,9 +252,12 @@ fn push_str(out: &mut String, s: &str) {
 
 /// Now, in the ledger's time format.
 pub fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    time_text(chrono::Utc::now())
+}
+
+/// The ledger's time format: RFC 3339, UTC, microseconds, so times sort as text.
+pub fn time_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 #[cfg(test)]

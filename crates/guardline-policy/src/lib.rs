@@ -72,14 +72,26 @@ impl fmt::Display for Action {
     }
 }
 
-/// The exchange-level outcome, as `x-guardline-decision` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The exchange-level outcome, as `x-guardline-decision` reports it; ordered least to most
+/// severe, so two stages combine with `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Decision {
     /// Nothing changed (flags may have been recorded).
     Allow,
     /// Content was pseudonymised or redacted.
     Transform,
     Block,
+}
+
+impl From<Action> for Decision {
+    /// The outcome when `action` is the most severe action taken.
+    fn from(action: Action) -> Decision {
+        match action {
+            Action::Block => Decision::Block,
+            Action::Redact | Action::Pseudonymise => Decision::Transform,
+            Action::Allow | Action::Flag => Decision::Allow,
+        }
+    }
 }
 
 impl Decision {
@@ -366,11 +378,7 @@ impl Policy {
             }
         }
         let most_severe = actions.iter().copied().max().unwrap_or(Action::Allow);
-        let decision = match most_severe {
-            Action::Block => Decision::Block,
-            Action::Redact | Action::Pseudonymise => Decision::Transform,
-            Action::Allow | Action::Flag => Decision::Allow,
-        };
+        let decision = Decision::from(most_severe);
         Verdict {
             actions,
             rules,

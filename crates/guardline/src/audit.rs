@@ -379,9 +379,9 @@ async fn stats(a: StatsArgs, global: &Global) -> Result<ExitCode> {
 async fn prune(a: PruneArgs, global: &Global) -> Result<ExitCode> {
     let before = match (&a.before, a.older_than) {
         (Some(t), _) => parse_time(t, false)?,
-        (None, Some(days)) => (chrono::Utc::now() - chrono::Duration::days(i64::from(days)))
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string(),
+        (None, Some(days)) => guardline_ledger::record::time_text(
+            chrono::Utc::now() - chrono::Duration::days(i64::from(days)),
+        ),
         (None, None) => unreachable!("clap requires one of them"),
     };
     let ledger = a.ledger.open(global, true).await?;

@@ -93,7 +93,7 @@ pub fn parse_time(s: &str, end_of_day: bool) -> Result<String> {
             })?
             .with_timezone(&Utc)
     };
-    Ok(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+    Ok(guardline_ledger::record::time_text(t))
 }
 
 #[cfg(test)]
