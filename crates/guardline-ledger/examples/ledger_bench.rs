@@ -29,10 +29,14 @@ fn event(i: u64) -> NewEvent {
     .tenant("acme")
 }
 
+/// `LEDGER_SYNC=normal` benchmarks `Sync::Normal` (acknowledged before the fsync).
 fn options(max_batch: usize) -> Options {
     Options {
         checkpoint_key: Some(SigningKey::from_bytes(&[42u8; 32])),
         max_batch,
+        sync: std::env::var("LEDGER_SYNC")
+            .map(|s| s.parse().expect("LEDGER_SYNC is full or normal"))
+            .unwrap_or_default(),
         ..Options::default()
     }
 }
@@ -40,7 +44,7 @@ fn options(max_batch: usize) -> Options {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: ledger_bench append|fill|verify LOCATION [EVENTS] [TASKS] [MAX_BATCH]";
+    let usage = "usage: [LEDGER_SYNC=full|normal] ledger_bench append|fill|verify LOCATION [EVENTS] [TASKS] [MAX_BATCH]";
     let (mode, loc) = match (args.get(1), args.get(2)) {
         (Some(m), Some(l)) => (m.as_str(), Location::parse(l).expect("location")),
         _ => {

@@ -136,6 +136,35 @@ impl Location {
     }
 }
 
+/// When an append counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sync {
+    /// Each group commit is on stable storage (fsynced) before its appends are acknowledged:
+    /// nothing acknowledged is lost, even to a power cut.
+    #[default]
+    Full,
+    /// Each group commit is written to the operating system before its appends are
+    /// acknowledged, and synced to disk in the background within about a second: a killed or
+    /// crashed process loses nothing acknowledged (DESIGN §4); a power cut or kernel crash may
+    /// lose the last second, and the chain stays intact (the store rolls back whole commits).
+    Normal,
+}
+
+impl std::str::FromStr for Sync {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Sync, String> {
+        match s {
+            "full" => Ok(Sync::Full),
+            "normal" => Ok(Sync::Normal),
+            _ => Err(format!("ledger sync `{s}` is not `full` or `normal`")),
+        }
+    }
+}
+
+/// How often the writer syncs the store in the background under [`Sync::Normal`].
+const BACKGROUND_SYNC: Duration = Duration::from_secs(1);
+
 /// How appends are batched and checkpoints signed.
 #[derive(Clone)]
 pub struct Options {
@@ -149,6 +178,9 @@ pub struct Options {
     pub checkpoint_interval: Duration,
     /// The most events one group commit carries.
     pub max_batch: usize,
+    /// When an append is acknowledged: after an fsync ([`Sync::Full`], the default) or once
+    /// the operating system has it ([`Sync::Normal`]).
+    pub sync: Sync,
     /// Let bodies carry personal data and secrets. Off by default: every body is scanned with the
     /// detection engine and refused if it holds any (privacy by default, DESIGN §4).
     pub retain_content: bool,
@@ -161,6 +193,7 @@ impl Default for Options {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(60),
             max_batch: 4096,
+            sync: Sync::Full,
             retain_content: false,
         }
     }
@@ -190,10 +223,12 @@ impl Ledger {
     /// called inside a Tokio runtime.
     pub async fn open(location: &Location, options: Options) -> Result<Ledger, LedgerError> {
         let store = match location {
-            Location::Sqlite(path) => Store::Sqlite(store::sqlite::SqliteStore::open(path).await?),
-            Location::Postgres { url, schema } => {
-                Store::Postgres(store::postgres::PgStore::open(url, schema.as_deref()).await?)
+            Location::Sqlite(path) => {
+                Store::Sqlite(store::sqlite::SqliteStore::open(path, options.sync).await?)
             }
+            Location::Postgres { url, schema } => Store::Postgres(
+                store::postgres::PgStore::open(url, schema.as_deref(), options.sync).await?,
+            ),
         };
         let store = Arc::new(store);
         let (jobs, rx) = mpsc::channel(options.max_batch.max(1) * 4);
@@ -207,7 +242,13 @@ impl Ledger {
         } else {
             Some(privacy_guard()?)
         };
-        tokio::spawn(writer(store.clone(), rx, policy, options.max_batch.max(1)));
+        tokio::spawn(writer(
+            store.clone(),
+            rx,
+            policy,
+            options.max_batch.max(1),
+            options.sync,
+        ));
         Ok(Ledger {
             inner: Arc::new(Inner {
                 store,
@@ -218,7 +259,7 @@ impl Ledger {
         })
     }
 
-    /// Appends one event; returns once it is durably committed.
+    /// Appends one event; returns once it is committed (durably so under [`Sync::Full`]).
     pub async fn append(&self, event: NewEvent) -> Result<Receipt, LedgerError> {
         let mut r = self.append_many(vec![event]).await?;
         r.pop().ok_or(LedgerError::Closed)
@@ -319,10 +360,16 @@ async fn writer(
     mut rx: mpsc::Receiver<Job>,
     policy: CheckpointPolicy,
     max_batch: usize,
+    sync: Sync,
 ) {
     let mut tick = tokio::time::interval(policy.interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await; // the first tick is immediate
+    let mut sync_tick = tokio::time::interval(BACKGROUND_SYNC);
+    sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    sync_tick.tick().await;
+    // Appended since the last background sync (only tracked under Sync::Normal).
+    let mut unsynced = false;
     loop {
         let first = tokio::select! {
             job = rx.recv() => match job {
@@ -337,7 +384,15 @@ async fn writer(
                 }
                 continue;
             }
+            _ = sync_tick.tick(), if unsynced => {
+                // Best effort as well: a failure leaves `unsynced` set, to retry.
+                if store.sync().await.is_ok() {
+                    unsynced = false;
+                }
+                continue;
+            }
         };
+        unsynced |= sync == Sync::Normal;
         let mut n = first.drafts.len();
         let mut jobs = vec![first];
         while n < max_batch {
@@ -375,6 +430,9 @@ async fn writer(
                 }
             }
         }
+    }
+    if unsynced {
+        let _ = store.sync().await;
     }
 }
 

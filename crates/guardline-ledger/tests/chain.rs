@@ -169,6 +169,7 @@ on_both!(
     many_tasks_append_without_loss_or_fork,
     two_processes_share_one_chain,
     kill_9_loses_no_acknowledged_append,
+    kill_9_loses_nothing_with_normal_sync,
     export_filters_by_kind_and_time,
 );
 
@@ -574,7 +575,11 @@ fn acks(line: &str) -> Option<(i64, String)> {
 async fn two_processes_share_one_chain(db: Db) {
     // Create the store first so both children find it.
     drop(db.open(Options::default()).await);
-    let children: Vec<_> = (0..2).map(|_| spawn_child(&db.spec, "burst")).collect();
+    // One appends with an fsync per commit, the other with background sync: same file, one chain.
+    let children: Vec<_> = ["burst", "burst-normal"]
+        .into_iter()
+        .map(|mode| spawn_child(&db.spec, mode))
+        .collect();
     let mut seen = HashSet::new();
     let mut total = 0;
     for child in children {
@@ -597,8 +602,17 @@ async fn two_processes_share_one_chain(db: Db) {
 }
 
 async fn kill_9_loses_no_acknowledged_append(db: Db) {
+    killed_appender_loses_nothing(db, "forever").await
+}
+
+/// `Sync::Normal` acknowledges before the fsync; a killed process still loses nothing.
+async fn kill_9_loses_nothing_with_normal_sync(db: Db) {
+    killed_appender_loses_nothing(db, "forever-normal").await
+}
+
+async fn killed_appender_loses_nothing(db: Db, mode: &str) {
     drop(db.open(Options::default()).await);
-    let mut child = spawn_child(&db.spec, "forever");
+    let mut child = spawn_child(&db.spec, mode);
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut acked = Vec::new();
     let mut line = String::new();
@@ -696,9 +710,22 @@ fn child() {
         .unwrap();
     rt.block_on(async {
         let location = Location::parse(spec).unwrap();
-        let ledger = Ledger::open(&location, Options::default()).await.unwrap();
+        let sync = if mode.ends_with("-normal") {
+            guardline_ledger::Sync::Normal
+        } else {
+            guardline_ledger::Sync::Full
+        };
+        let options = Options {
+            sync,
+            ..Options::default()
+        };
+        let ledger = Ledger::open(&location, options).await.unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i64, String)>();
-        let per_task = if mode == "burst" { 150 } else { usize::MAX };
+        let per_task = if mode.starts_with("burst") {
+            150
+        } else {
+            usize::MAX
+        };
         let mut tasks = Vec::new();
         for t in 0..8 {
             let ledger = ledger.clone();

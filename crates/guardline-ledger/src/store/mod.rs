@@ -54,6 +54,9 @@ pub trait Backend: Send + Sync + 'static {
     /// verifies). Returns how many bodies were dropped.
     fn prune_bodies(&self, before: &str) -> impl Future<Output = Result<u64, LedgerError>> + Send;
     fn stats(&self) -> impl Future<Output = Result<Stats, LedgerError>> + Send;
+    /// Puts everything committed so far on stable storage (the background sync of
+    /// [`crate::Sync::Normal`]).
+    fn sync(&self) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
 /// The backend chosen at run time.
@@ -107,6 +110,12 @@ impl Backend for Store {
         match self {
             Store::Sqlite(s) => s.stats().await,
             Store::Postgres(s) => s.stats().await,
+        }
+    }
+    async fn sync(&self) -> Result<(), LedgerError> {
+        match self {
+            Store::Sqlite(s) => s.sync().await,
+            Store::Postgres(s) => s.sync().await,
         }
     }
 }

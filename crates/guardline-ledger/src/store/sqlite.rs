@@ -1,23 +1,28 @@
-//! SQLite: one file in the data directory, WAL, `synchronous = FULL` (a commit is on disk before
-//! the append is acknowledged, power loss included), and `BEGIN IMMEDIATE` per batch so several
-//! processes on one machine can share the file without forking the chain.
+//! SQLite: one file in the data directory, WAL, and `BEGIN IMMEDIATE` per batch so several
+//! processes on one machine can share the file without forking the chain. With [`Sync::Full`] a
+//! commit is fsynced before the append is acknowledged (power loss included); with
+//! [`Sync::Normal`] it is in the operating system's hands (a killed process loses nothing, a power
+//! cut may lose the last moments) and the writer syncs the log in the background.
+//!
+//! Appends, checkpoints and pruning go through one `rusqlite` connection on a blocking thread, a
+//! whole batch per hop (begin, read the head, insert, sign, commit); through sqlx's driver each
+//! statement was a round trip to its worker thread. Reads use sqlx's pool or `rusqlite` in
+//! batches.
 
 use super::{
     checkpoint_due, db_err, receipts, seal_batch, sign_head, Backend, CheckpointPolicy, Filter,
 };
 use crate::checkpoint::Checkpoint;
 use crate::record::{Draft, Record};
-use crate::{Head, LedgerError, Receipt, Stats};
+use crate::{Head, LedgerError, Receipt, Stats, Sync};
 use ed25519_dalek::SigningKey;
 use futures_util::stream::{BoxStream, StreamExt};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
-use sqlx::{Connection, QueryBuilder, Row, Sqlite};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::Row;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Mutex;
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS ledger_events (
@@ -40,56 +45,89 @@ const SCHEMA: &[&str] = &[
     )",
 ];
 
-/// Rows per INSERT statement (8 parameters each, well under SQLite's limit).
-const CHUNK: usize = 64;
-
 pub struct SqliteStore {
     path: PathBuf,
     /// The connection appends go through (one writer per process; the file lock orders
-    /// processes).
-    writer: Mutex<SqliteConnection>,
+    /// processes), used on blocking threads only.
+    writer: Arc<Mutex<Connection>>,
     readers: SqlitePool,
 }
 
+fn lite_err(what: &'static str) -> impl Fn(rusqlite::Error) -> LedgerError {
+    move |e| LedgerError::Storage(format!("{what}: {e}"))
+}
+
+fn open_writer(path: &Path, sync: Sync) -> Result<Connection, LedgerError> {
+    let e =
+        |e: rusqlite::Error| LedgerError::Storage(format!("cannot open {}: {e}", path.display()));
+    let mut conn = Connection::open(path).map_err(e)?;
+    conn.busy_timeout(Duration::from_secs(30)).map_err(e)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(e)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(LedgerError::Storage(format!(
+            "cannot open {}: the file system refused write-ahead logging (journal mode {mode})",
+            path.display()
+        )));
+    }
+    let level = match sync {
+        Sync::Full => "FULL",
+        Sync::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", level).map_err(e)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(lite_err("schema"))?;
+    for stmt in SCHEMA {
+        tx.execute(stmt, []).map_err(lite_err("schema"))?;
+    }
+    tx.commit().map_err(lite_err("schema"))?;
+    Ok(conn)
+}
+
 impl SqliteStore {
-    pub async fn open(path: &Path) -> Result<SqliteStore, LedgerError> {
+    pub async fn open(path: &Path, sync: Sync) -> Result<SqliteStore, LedgerError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 LedgerError::Storage(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        let p = path.to_path_buf();
+        let writer = tokio::task::spawn_blocking(move || open_writer(&p, sync))
+            .await
+            .map_err(|e| LedgerError::Storage(format!("opening the ledger: {e}")))??;
         let opts = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(30));
-        let mut writer = SqliteConnection::connect_with(&opts)
-            .await
-            .map_err(|e| LedgerError::Storage(format!("cannot open {}: {e}", path.display())))?;
-        {
-            let mut tx = writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(db_err("schema"))?;
-            for stmt in SCHEMA {
-                sqlx::query(stmt)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err("schema"))?;
-            }
-            tx.commit().await.map_err(db_err("schema"))?;
-        }
+            .busy_timeout(Duration::from_secs(30))
+            .read_only(true);
         let readers = SqlitePoolOptions::new()
             .max_connections(2)
-            .connect_with(opts.read_only(true))
+            .connect_with(opts)
             .await
             .map_err(|e| LedgerError::Storage(format!("cannot open {}: {e}", path.display())))?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
+            writer: Arc::new(Mutex::new(writer)),
             readers,
         })
+    }
+
+    /// Runs `f` on the writer connection on a blocking thread.
+    async fn with_writer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, LedgerError> + Send + 'static,
+    ) -> Result<T, LedgerError> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic mid-transaction rolled it back when the transaction dropped, so the
+            // connection is still sound.
+            let mut conn = writer.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| LedgerError::Storage(format!("the ledger writer failed: {e}")))?
     }
 
     pub fn path(&self) -> &Path {
@@ -167,54 +205,76 @@ fn read_records(
     Ok(())
 }
 
-async fn head_in(conn: &mut SqliteConnection) -> Result<Option<Head>, LedgerError> {
-    let row = sqlx::query("SELECT seq, hash, time FROM ledger_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err("reading the head"))?;
-    row.map(|r| {
-        Ok(Head {
-            seq: r.try_get(0).map_err(db_err("reading the head"))?,
-            hash: r.try_get(1).map_err(db_err("reading the head"))?,
-            time: r.try_get(2).map_err(db_err("reading the head"))?,
+fn head_in(conn: &Connection) -> Result<Option<Head>, LedgerError> {
+    conn.prepare_cached("SELECT seq, hash, time FROM ledger_events ORDER BY seq DESC LIMIT 1")
+        .and_then(|mut st| {
+            st.query_row([], |r| {
+                Ok(Head {
+                    seq: r.get(0)?,
+                    hash: r.get(1)?,
+                    time: r.get(2)?,
+                })
+            })
+            .optional()
         })
-    })
-    .transpose()
+        .map_err(lite_err("reading the head"))
 }
 
-async fn last_checkpoint(
-    conn: &mut SqliteConnection,
-) -> Result<Option<(i64, String)>, LedgerError> {
-    let row = sqlx::query("SELECT seq, time FROM ledger_checkpoints ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err("reading checkpoints"))?;
-    row.map(|r| {
-        Ok((
-            r.try_get(0).map_err(db_err("reading checkpoints"))?,
-            r.try_get(1).map_err(db_err("reading checkpoints"))?,
-        ))
-    })
-    .transpose()
+fn last_checkpoint(conn: &Connection) -> Result<Option<(i64, String)>, LedgerError> {
+    conn.prepare_cached("SELECT seq, time FROM ledger_checkpoints ORDER BY seq DESC LIMIT 1")
+        .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(lite_err("reading checkpoints"))
 }
 
-async fn insert_checkpoint(
-    conn: &mut SqliteConnection,
-    cp: &Checkpoint,
-) -> Result<(), LedgerError> {
-    sqlx::query(
-        "INSERT INTO ledger_checkpoints (seq, hash, time, key, signature) VALUES (?, ?, ?, ?, ?)
+fn insert_checkpoint(conn: &Connection, cp: &Checkpoint) -> Result<(), LedgerError> {
+    conn.prepare_cached(
+        "INSERT INTO ledger_checkpoints (seq, hash, time, key, signature) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (seq) DO NOTHING",
     )
-    .bind(cp.seq)
-    .bind(&cp.hash)
-    .bind(&cp.time)
-    .bind(&cp.key)
-    .bind(&cp.signature)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err("writing a checkpoint"))?;
+    .and_then(|mut st| st.execute(params![cp.seq, cp.hash, cp.time, cp.key, cp.signature]))
+    .map_err(lite_err("writing a checkpoint"))?;
     Ok(())
+}
+
+fn append_in(
+    conn: &mut Connection,
+    batch: Vec<Draft>,
+    policy: &CheckpointPolicy,
+) -> Result<Vec<Receipt>, LedgerError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(lite_err("starting an append"))?;
+    let head = head_in(&tx)?;
+    let records = seal_batch(head.as_ref(), batch);
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO ledger_events (seq, time, kind, tenant, body, body_sha256, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(lite_err("appending"))?;
+        for r in &records {
+            insert
+                .execute(params![
+                    r.seq,
+                    r.time,
+                    r.kind,
+                    r.tenant,
+                    r.body,
+                    r.body_sha256,
+                    r.prev_hash,
+                    r.hash
+                ])
+                .map_err(lite_err("appending"))?;
+        }
+    }
+    if let (Some(key), Some(last)) = (&policy.key, records.last()) {
+        if checkpoint_due(policy, last_checkpoint(&tx)?, last.seq) {
+            insert_checkpoint(&tx, &sign_head(key, last))?;
+        }
+    }
+    tx.commit().map_err(lite_err("committing an append"))?;
+    Ok(receipts(&records))
 }
 
 impl Backend for SqliteStore {
@@ -223,44 +283,25 @@ impl Backend for SqliteStore {
         batch: Vec<Draft>,
         policy: &CheckpointPolicy,
     ) -> Result<Vec<Receipt>, LedgerError> {
-        let mut conn = self.writer.lock().await;
-        let mut tx = conn
-            .begin_with("BEGIN IMMEDIATE")
+        let policy = policy.clone();
+        self.with_writer(move |conn| append_in(conn, batch, &policy))
             .await
-            .map_err(db_err("starting an append"))?;
-        let head = head_in(&mut tx).await?;
-        let records = seal_batch(head.as_ref(), batch);
-        for chunk in records.chunks(CHUNK) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO ledger_events (seq, time, kind, tenant, body, body_sha256, prev_hash, hash) ",
-            );
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(r.seq)
-                    .push_bind(&r.time)
-                    .push_bind(&r.kind)
-                    .push_bind(&r.tenant)
-                    .push_bind(r.body.as_deref())
-                    .push_bind(&r.body_sha256)
-                    .push_bind(&r.prev_hash)
-                    .push_bind(&r.hash);
-            });
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err("appending"))?;
-        }
-        if let (Some(key), Some(last)) = (&policy.key, records.last()) {
-            if checkpoint_due(policy, last_checkpoint(&mut tx).await?, last.seq) {
-                insert_checkpoint(&mut tx, &sign_head(key, last)).await?;
-            }
-        }
-        tx.commit().await.map_err(db_err("committing an append"))?;
-        Ok(receipts(&records))
     }
 
     async fn head(&self) -> Result<Option<Head>, LedgerError> {
-        let mut conn = self.readers.acquire().await.map_err(db_err("connecting"))?;
-        head_in(&mut conn).await
+        let row =
+            sqlx::query("SELECT seq, hash, time FROM ledger_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&self.readers)
+                .await
+                .map_err(db_err("reading the head"))?;
+        row.map(|r| {
+            Ok(Head {
+                seq: r.try_get(0).map_err(db_err("reading the head"))?,
+                hash: r.try_get(1).map_err(db_err("reading the head"))?,
+                time: r.try_get(2).map_err(db_err("reading the head"))?,
+            })
+        })
+        .transpose()
     }
 
     /// Read with `rusqlite` on a blocking thread, handing records over in batches: sqlx's SQLite
@@ -308,35 +349,36 @@ impl Backend for SqliteStore {
     }
 
     async fn checkpoint_now(&self, key: &SigningKey) -> Result<Option<Checkpoint>, LedgerError> {
-        let mut conn = self.writer.lock().await;
-        let mut tx = conn
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_err("checkpointing"))?;
-        let Some(head) = head_in(&mut tx).await? else {
-            return Ok(None);
-        };
-        if last_checkpoint(&mut tx)
-            .await?
-            .is_some_and(|(s, _)| s >= head.seq)
-        {
-            return Ok(None);
-        }
-        let cp = crate::checkpoint::sign(key, head.seq, &head.hash, &head.time);
-        insert_checkpoint(&mut tx, &cp).await?;
-        tx.commit().await.map_err(db_err("checkpointing"))?;
-        Ok(Some(cp))
+        let key = key.clone();
+        self.with_writer(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(lite_err("checkpointing"))?;
+            let Some(head) = head_in(&tx)? else {
+                return Ok(None);
+            };
+            if last_checkpoint(&tx)?.is_some_and(|(s, _)| s >= head.seq) {
+                return Ok(None);
+            }
+            let cp = crate::checkpoint::sign(&key, head.seq, &head.hash, &head.time);
+            insert_checkpoint(&tx, &cp)?;
+            tx.commit().map_err(lite_err("checkpointing"))?;
+            Ok(Some(cp))
+        })
+        .await
     }
 
     async fn prune_bodies(&self, before: &str) -> Result<u64, LedgerError> {
-        let mut conn = self.writer.lock().await;
-        let done =
-            sqlx::query("UPDATE ledger_events SET body = NULL WHERE time < ? AND body IS NOT NULL")
-                .bind(before)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err("pruning"))?;
-        Ok(done.rows_affected())
+        let before = before.to_string();
+        self.with_writer(move |conn| {
+            conn.execute(
+                "UPDATE ledger_events SET body = NULL WHERE time < ?1 AND body IS NOT NULL",
+                params![before],
+            )
+            .map(|n| n as u64)
+            .map_err(lite_err("pruning"))
+        })
+        .await
     }
 
     async fn stats(&self) -> Result<Stats, LedgerError> {
@@ -370,5 +412,15 @@ impl Backend for SqliteStore {
             head: self.head().await?,
             storage: format!("sqlite:{}", self.path.display()),
         })
+    }
+
+    /// Moves the write-ahead log into the database and syncs both (with [`Sync::Normal`], this
+    /// bounds what a power cut can take).
+    async fn sync(&self) -> Result<(), LedgerError> {
+        self.with_writer(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .map_err(lite_err("syncing"))
+        })
+        .await
     }
 }
