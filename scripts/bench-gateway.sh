@@ -3,6 +3,9 @@
 # chat requests holding personal data) against calling the mock upstream directly, at 1,000 req/s
 # and at the highest rate this machine sustains; added time to first token when streaming; memory
 # under load. Needs `oha` (cargo install oha). Usage: scripts/bench-gateway.sh [SECONDS]
+# Environment: GUARDLINE_BIN (another guardline binary, e.g. a baseline build), LEDGER_SYNC
+# (`full` or `normal`, written to [ledger] sync; unset: the default, normal), TTFT=0 (skip the
+# time-to-first-token runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
@@ -10,7 +13,7 @@ out=bench-out/gateway
 rm -rf "$out" && mkdir -p "$out/data"
 command -v oha >/dev/null || { echo "needs oha: cargo install oha" >&2; exit 2; }
 cargo build -q --release -p guardline -p mock-upstream
-G=target/release/guardline
+G=${GUARDLINE_BIN:-target/release/guardline}
 M=target/release/mock-upstream
 T=target/release/ttft
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -28,6 +31,8 @@ url = "http://127.0.0.1:9100/v1"
 models = ["slow-*"]
 url = "http://127.0.0.1:9101/v1"
 TOML
+if [ -n "${LEDGER_SYNC:-}" ]; then printf '[ledger]\nsync = "%s"\n' "$LEDGER_SYNC" >> "$out/guardline.toml"; fi
+echo "guardline: $G, ledger sync: ${LEDGER_SYNC:-default}"
 GUARDLINE_DATA_DIR="$out/data" $G serve --config "$out/guardline.toml" --listen 127.0.0.1:9200 2>"$out/serve.log" & gw=$!
 pids+=($gw)
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:9200/healthz >/dev/null && break; sleep 0.1; done
@@ -66,8 +71,10 @@ load "through guardline, 1000 req/s" http://127.0.0.1:9200/v1/chat/completions 1
 load "direct to mock, max" http://127.0.0.1:9100/v1/chat/completions max
 load "through guardline, max" http://127.0.0.1:9200/v1/chat/completions max
 echo "guardline peak RSS after load: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$gw/status)"
+if [ "${TTFT:-1}" != 0 ]; then
 echo "== time to first token, streamed (mock sends a word every 20 ms)"
 $T http://127.0.0.1:9101/v1/chat/completions 50 slow-mock
 $T http://127.0.0.1:9200/v1/chat/completions 50 slow-mock
+fi
 echo "== ledger after the run"
 GUARDLINE_DATA_DIR="$out/data" $G audit stats | head -3

@@ -166,6 +166,30 @@ impl Gateway {
     }
 
     /// Open mode: no client keys exist, so the gateway must stay on loopback.
+    /// Records what this gateway enforces (`config_change`, `change = "gateway_start"`): the
+    /// policy summary per tenant and the access mode. `guardline report` reads the latest one as
+    /// evidence of the controls in force (PDP-01, PDP-02, PDP-03, SEC-02, USR-02, TIER-L1).
+    pub async fn record_start(
+        &self,
+    ) -> Result<guardline_ledger::Receipt, guardline_ledger::LedgerError> {
+        let mut policies = Map::new();
+        policies.insert("default".into(), self.policies.default.summary());
+        for (t, p) in &self.policies.tenants {
+            policies.insert(t.clone(), p.summary());
+        }
+        let body = json!({
+            "change": "gateway_start",
+            "access": if self.open_mode() { "open" } else { "keys" },
+            "keys": self.keys.keys.len(),
+            "labels": ["x-guardline-ai-generated", "x-guardline-request-id", "x-guardline-decision"],
+            "policies": policies,
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        self.ledger
+            .append(NewEvent::new("config_change", body))
+            .await
+    }
+
     pub fn open_mode(&self) -> bool {
         self.keys.is_empty()
     }
@@ -1092,14 +1116,21 @@ async fn admin_policy(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Res
         return r;
     }
     let describe = |p: &Policy| {
-        json!({
-            "name": p.name,
-            "description": p.description,
-            "request": p.request.rules.iter().map(|r| r.describe()).collect::<Vec<_>>(),
-            "response": p.response.rules.iter().map(|r| r.describe()).collect::<Vec<_>>(),
-            "disclosure": p.disclosure.is_some(),
-            "retain_content": p.retain_content,
-        })
+        let mut v = p.summary();
+        v["description"] = json!(p.description);
+        v["request_rules"] = json!(p
+            .request
+            .rules
+            .iter()
+            .map(|r| r.describe())
+            .collect::<Vec<_>>());
+        v["response_rules"] = json!(p
+            .response
+            .rules
+            .iter()
+            .map(|r| r.describe())
+            .collect::<Vec<_>>());
+        v
     };
     let tenants: Map<String, Value> = gw
         .policies

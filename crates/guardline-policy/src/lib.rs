@@ -8,6 +8,7 @@
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
+use sha2::Digest;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -353,6 +354,48 @@ impl Policy {
         })
     }
 
+    /// What this policy enforces, as data: the shape the gateway records in the ledger at start-up
+    /// (`config_change` / `gateway_start`) and serves at `/admin/policy`, and that
+    /// `guardline report` reads as evidence. `sha256` is over the JSON of the rest, so two policies
+    /// with the same rules have the same hash whatever their TOML layout or comments.
+    pub fn summary(&self) -> serde_json::Value {
+        use serde_json::json;
+        let stage = |sp: &StagePolicy| {
+            let rules: Vec<_> = sp
+                .rules
+                .iter()
+                .map(|r| {
+                    let mut o = json!({
+                        "id": r.id,
+                        "kinds": r.kind_globs,
+                        "dimensions": r.dimensions,
+                        "action": r.action.as_str(),
+                    });
+                    if r.min_score > 0.0 {
+                        // As text: the ledger keeps no floating-point numbers (canonical JSON).
+                        o["min_score"] = json!(r.min_score.to_string());
+                    }
+                    if r.new_in_response {
+                        o["new_in_response"] = json!(true);
+                    }
+                    o
+                })
+                .collect();
+            json!({"default": sp.default.as_str(), "rules": rules})
+        };
+        let mut v = json!({
+            "name": self.name,
+            "request": stage(&self.request),
+            "response": stage(&self.response),
+            "disclosure": self.disclosure.is_some(),
+            "retain_content": self.retain_content,
+        });
+        // Built in a fixed order (and serialised without whitespace), so the hash is stable.
+        let digest = sha2::Sha256::digest(v.to_string().as_bytes());
+        v["sha256"] = json!(hex::encode(digest));
+        v
+    }
+
     pub fn stage(&self, stage: Stage) -> &StagePolicy {
         match stage {
             Stage::Request => &self.request,
@@ -421,6 +464,34 @@ mod tests {
             score,
             in_request: false,
         }
+    }
+
+    #[test]
+    fn summary_lists_rules_and_hashes_the_content() {
+        let p = Policy::hk_baseline();
+        let s = p.summary();
+        assert_eq!(s["name"], "hk-baseline");
+        assert_eq!(s["request"]["default"], "allow");
+        let rules = s["request"]["rules"].as_array().unwrap();
+        let pseudo = rules
+            .iter()
+            .find(|r| r["id"] == "pseudonymise-personal-data")
+            .unwrap();
+        assert_eq!(pseudo["action"], "pseudonymise");
+        assert_eq!(pseudo["dimensions"][0], "privacy");
+        let inj = rules.iter().find(|r| r["id"] == "block-injection").unwrap();
+        assert_eq!(inj["min_score"], "0.8");
+        assert_eq!(s["response"]["rules"][1]["new_in_response"], true);
+        assert_eq!(s["disclosure"], false);
+        assert_eq!(s["retain_content"], false);
+        // Same rules, different layout and comments: same hash. A changed action: another hash.
+        let relaid = HK_BASELINE.replace("# hk-baseline", "#   hk-baseline, re-laid out");
+        let same = Policy::from_toml(&relaid, "t").unwrap().summary();
+        assert_eq!(same["sha256"], s["sha256"]);
+        let changed = HK_BASELINE.replace("disclosure = false", "disclosure = true");
+        let other = Policy::from_toml(&changed, "t").unwrap().summary();
+        assert_ne!(other["sha256"], s["sha256"]);
+        assert_eq!(s["sha256"].as_str().unwrap().len(), 64);
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             Options {
                 checkpoint_key: Some(checkpoint::load_or_create_key(&data_dir)?),
                 retain_content: retain,
+                sync: config.ledger.sync,
                 ..Options::default()
             },
         )
@@ -163,6 +164,9 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             "client keys required".to_string()
         };
         let upstream = gw.upstream_summary();
+        gw.record_start()
+            .await
+            .context("cannot record the gateway's start in the ledger")?;
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;

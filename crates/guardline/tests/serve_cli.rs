@@ -136,3 +136,67 @@ fn official_openai_sdk_drives_the_gateway() {
     assert_eq!(report["intact"], true, "{report}");
     assert!(report["events"].as_i64().unwrap() >= 5, "{report}");
 }
+
+/// With no configuration and no upstream: the gateway starts on loopback, says how to set an
+/// upstream when a model is called, and records what it enforces in the ledger before serving.
+#[test]
+fn serve_without_config_records_its_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = Command::new(env!("CARGO_BIN_EXE_guardline"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("GUARDLINE_DATA_DIR", dir.path())
+        .env_remove("OPENAI_BASE_URL")
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(gw.stderr.take().unwrap()).lines();
+    let banner = lines.next().unwrap().unwrap();
+    let base = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {banner}"))
+        .to_string();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (status, body) = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/chat/completions"))
+            .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    });
+    let _ = gw.kill();
+    let _ = gw.wait();
+    assert_eq!(status, 503, "{body}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("--upstream"), "{msg}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_guardline"))
+        .args(["audit", "export", "--kind", "config_change"])
+        .env("GUARDLINE_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let start = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["body"]["change"] == "gateway_start")
+        .unwrap_or_else(|| panic!("no gateway_start record in {text}"));
+    let p = &start["body"]["policies"]["default"];
+    assert_eq!(p["name"], "hk-baseline", "{start}");
+    assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(start["body"]["access"], "open");
+    assert!(p["request"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["action"] == "pseudonymise"));
+}
