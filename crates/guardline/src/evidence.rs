@@ -56,6 +56,10 @@ struct AddArgs {
     /// The tenant (organisation unit) it belongs to
     #[arg(long, default_value = "default")]
     tenant: String,
+    /// The AI system it is for (its manifest's `name`); without it, the attestation counts for
+    /// every system in `guardline report`
+    #[arg(long, value_name = "NAME")]
+    system: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +138,12 @@ fn add(a: AddArgs, global: &Global) -> Result<ExitCode> {
     if let Some(path) = &a.file {
         body.insert("document".into(), document(path)?);
     }
+    if let Some(system) = &a.system {
+        if system.trim().is_empty() {
+            bail!("--system must name the system (its manifest's name)");
+        }
+        body.insert("system".into(), json!(system.trim()));
+    }
     let event = NewEvent::new(KIND, Value::Object(body)).tenant(a.tenant.clone());
     let receipt = block_on(async {
         let ledger = a.ledger.open(global, true).await?;
@@ -184,8 +194,12 @@ async fn list(a: ListArgs, global: &Global) -> Result<ExitCode> {
             .map(|e| format!(" expires {e}"))
             .unwrap_or_default();
         let by = body["by"].as_str().unwrap_or("(body pruned)");
+        let system = body["system"]
+            .as_str()
+            .map(|s| format!(" [{s}]"))
+            .unwrap_or_default();
         println!(
-            "{:>6}  {}  {control:<8} {by}{doc}{expires}",
+            "{:>6}  {}  {control:<8} {by}{system}{doc}{expires}",
             r.seq,
             &r.time[..r.time.len().min(19)]
         );
