@@ -11,10 +11,13 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod assess;
 mod audit;
+mod eval;
 mod evidence;
 mod keys;
 mod ledger_opts;
+mod report;
 mod scan;
 mod serve;
 
@@ -56,11 +59,33 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     Serve(serve::ServeArgs),
-    Init(serve::InitArgs),
+    Init(InitCmd),
     Keys(keys::KeysArgs),
     Scan(scan::ScanArgs),
     Audit(audit::AuditArgs),
     Evidence(evidence::EvidenceArgs),
+    Eval(eval::EvalArgs),
+    Assess(assess::AssessArgs),
+    Report(report::ReportArgs),
+}
+
+/// `guardline init [PATH]` writes the gateway's guardline.toml (as always); `guardline init system
+/// [PATH]` writes an AI system manifest.
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Write a commented guardline.toml, or (`init system`) an AI system manifest",
+    args_conflicts_with_subcommands = true
+)]
+struct InitCmd {
+    #[command(subcommand)]
+    what: Option<InitWhat>,
+    #[command(flatten)]
+    gateway: serve::InitArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum InitWhat {
+    System(assess::InitSystemArgs),
 }
 
 /// Options every subcommand shares.
@@ -79,11 +104,18 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => serve::run(args, &global),
-        Command::Init(args) => serve::init(args),
+        Command::Init(InitCmd {
+            what: Some(InitWhat::System(args)),
+            ..
+        }) => assess::init_system(args),
+        Command::Init(args) => serve::init(args.gateway),
         Command::Keys(args) => keys::run(args, &global),
         Command::Scan(args) => scan::run(args, &global),
         Command::Audit(args) => audit::run(args, &global),
         Command::Evidence(args) => evidence::run(args, &global),
+        Command::Eval(args) => eval::run(args, &global),
+        Command::Assess(args) => assess::run(args, &global),
+        Command::Report(args) => report::run(args, &global),
     };
     match result {
         Ok(code) => code,
