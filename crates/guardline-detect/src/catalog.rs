@@ -54,6 +54,14 @@ pub struct RecognizersFile {
     pub recognizer: Vec<RecognizerSpec>,
 }
 
+/// The embedded catalogue's recognisers, for callers that reason about what a finding could
+/// look like before it is complete (the gateway's stream guard).
+pub fn default_recognizers() -> Vec<RecognizerSpec> {
+    toml::from_str::<RecognizersFile>(RECOGNIZERS_TOML)
+        .map(|f| f.recognizer)
+        .unwrap_or_default()
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CueSpec {

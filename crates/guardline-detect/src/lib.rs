@@ -37,7 +37,7 @@ mod search;
 mod stream;
 pub mod validate;
 
-pub use catalog::{CatalogSource, KindInfo};
+pub use catalog::{default_recognizers, Boundary, CatalogSource, KindInfo, RecognizerSpec};
 pub use engine::{Engine, EngineConfig, DEFAULT_MIN_SCORE};
 pub use finding::{Dimension, Finding, Kind};
 pub use normalize::{Hidden, Normalized};

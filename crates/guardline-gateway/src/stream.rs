@@ -3,24 +3,167 @@
 //! response policy *before* any byte is released, holding back only the tail that could still
 //! grow into a token or a finding:
 //!
-//! - a tail that is a proper prefix of one of the vault's tokens (`HK_ID_1f2`), and
-//! - the trailing run of identifier characters (letters, digits, `+ @ . _ - ( ) / = :` and a
-//!   single space between digit groups, as in `+852 9123 4567`), up to [`MAX_HOLD`] bytes.
+//! - a tail that is a proper prefix of one of the vault's tokens (`HK_ID_1f2`),
+//! - the trailing run of identifier characters (letters, digits, full-width forms,
+//!   `+ @ . _ - ( ) / = :` and a single space between digit groups, as in `+852 9123 4567`), up
+//!   to [`MAX_HOLD`] bytes, when it holds anything but ASCII letters, and
+//! - the tail from the earliest point where a finding the response policy would *alter* (redact,
+//!   pseudonymise, block) could have started and not yet ended: an [`AlteringStarts`] automaton
+//!   over the recognisers of those kinds answers that for the last [`WORD_WINDOW`] bytes.
 //!
-//! Prose is therefore released word by word: the word being formed waits for the next delimiter.
-//! Released text is never revised; findings are checked on a window that includes the last
-//! [`CONTEXT`] released bytes, so context cues before a number still count.
+//! So prose flows at once — a plain word (`Thank`), Chinese text and punctuation go out as they
+//! arrive, and the time to first token is the upstream's — while digits, identifiers and
+//! anything that could be the start of a secret (`gh`, `AKIA`, `password`) wait for the next
+//! delimiter. Under a policy that alters personal data in responses, every word waits (an e-mail
+//! address can start with any letter). Released text is never revised; findings are checked on a
+//! window that includes the last [`CONTEXT`] released bytes, so context cues before a number
+//! still count.
 
 use crate::guard::{Guard, Located};
 use guardline_detect::Vault;
-use guardline_policy::{Action, Decision, Policy, Stage};
-use std::sync::Arc;
+use guardline_policy::{Action, Decision, Policy, Stage, Subject};
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::util::start;
+use regex_automata::Anchored;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The longest identifier-like tail held back waiting for a delimiter. Longer runs (a base64
 /// blob, a PEM body) are released in pieces, each checked.
 pub const MAX_HOLD: usize = 512;
 /// Released bytes kept as context for the next check.
 pub const CONTEXT: usize = 256;
+/// How far back a letters-only tail is checked for the start of an altering finding.
+pub const WORD_WINDOW: usize = 48;
+
+/// Anchored automata over the patterns of the recognisers whose findings a response policy
+/// would alter: walking one from a position tells whether such a finding could start there and
+/// still be incomplete at the end of the text seen so far.
+pub struct AlteringStarts {
+    /// Recognisers that only match at a word start (`boundary = "alnum"`: not glued to an ASCII
+    /// letter or digit before them).
+    word: Option<DFA>,
+    /// Recognisers that match anywhere (`boundary = "none"`).
+    anywhere: Option<DFA>,
+    /// Some altering recogniser can start on any ASCII letter (an e-mail address under a
+    /// policy that redacts personal data): every word waits for its delimiter.
+    every_word: bool,
+}
+
+/// The lazy DFAs' caches, one pair per stream.
+pub struct AlteringCaches {
+    word: Option<Cache>,
+    anywhere: Option<Cache>,
+}
+
+impl AlteringStarts {
+    /// For `policy`'s response stage, over the engine's default recognisers; cached per set of
+    /// recognisers, so each stream only looks it up.
+    pub fn for_policy(guard: &Guard, policy: &Policy) -> Arc<AlteringStarts> {
+        type Key = (Vec<String>, Vec<String>);
+        static CACHE: OnceLock<Mutex<HashMap<Key, Arc<AlteringStarts>>>> = OnceLock::new();
+        let engine = guard.engine();
+        let (mut word, mut anywhere) = (Vec::new(), Vec::new());
+        for r in guardline_detect::default_recognizers() {
+            let alters = r.kinds.iter().any(|k| {
+                let dimension = engine
+                    .kind_info(k)
+                    .map(|i| i.dimension.as_str())
+                    .unwrap_or("security");
+                // Whether the value was in the request or not: the stricter answer.
+                [true, false].into_iter().any(|in_request| {
+                    let subject = Subject {
+                        kind: k,
+                        dimension,
+                        score: 1.0,
+                        in_request,
+                    };
+                    policy.decide(Stage::Response, &[subject]).most_severe >= Action::Pseudonymise
+                })
+            });
+            if alters {
+                match r.boundary {
+                    guardline_detect::Boundary::Alnum => word.push(r.pattern),
+                    guardline_detect::Boundary::None => anywhere.push(r.pattern),
+                }
+            }
+        }
+        let cache = CACHE.get_or_init(Default::default);
+        let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((word.clone(), anywhere.clone()))
+            .or_insert_with(|| Arc::new(AlteringStarts::build(&word, &anywhere)))
+            .clone()
+    }
+
+    fn build(word: &[String], anywhere: &[String]) -> AlteringStarts {
+        // A pattern that cannot be compiled here makes every word wait: safe, only slower.
+        let compile = |ps: &[String]| -> Result<Option<DFA>, ()> {
+            if ps.is_empty() {
+                Ok(None)
+            } else {
+                DFA::new_many(ps).map(Some).map_err(|_| ())
+            }
+        };
+        let (Ok(word), Ok(anywhere)) = (compile(word), compile(anywhere)) else {
+            return AlteringStarts {
+                word: None,
+                anywhere: None,
+                every_word: true,
+            };
+        };
+        let mut a = AlteringStarts {
+            word,
+            anywhere,
+            every_word: false,
+        };
+        let mut caches = a.caches();
+        a.every_word = (b'a'..=b'z')
+            .chain(b'A'..=b'Z')
+            .all(|b| a.viable(&mut caches, &[b], true));
+        a
+    }
+
+    pub fn caches(&self) -> AlteringCaches {
+        AlteringCaches {
+            word: self.word.as_ref().map(DFA::create_cache),
+            anywhere: self.anywhere.as_ref().map(DFA::create_cache),
+        }
+    }
+
+    /// Whether an altering finding could start at the beginning of `text` (`at_word_start`:
+    /// not glued to a letter or digit before it) and still be going at its end.
+    fn viable(&self, caches: &mut AlteringCaches, text: &[u8], at_word_start: bool) -> bool {
+        let word = match (&self.word, caches.word.as_mut()) {
+            (Some(d), Some(c)) if at_word_start => walk(d, c, text),
+            _ => false,
+        };
+        word || match (&self.anywhere, caches.anywhere.as_mut()) {
+            (Some(d), Some(c)) => walk(d, c, text),
+            _ => false,
+        }
+    }
+}
+
+/// Walks `dfa` anchored over `text`: still alive at the end (or the automaton gave up) is yes.
+fn walk(dfa: &DFA, cache: &mut Cache, text: &[u8]) -> bool {
+    let config = start::Config::new().anchored(Anchored::Yes);
+    let Ok(mut sid) = dfa.start_state(cache, &config) else {
+        return true;
+    };
+    for &b in text {
+        match dfa.next_state(cache, sid, b) {
+            Ok(next) => sid = next,
+            Err(_) => return true,
+        }
+        if sid.is_dead() {
+            return false;
+        }
+        if sid.is_quit() {
+            return true;
+        }
+    }
+    true
+}
 
 /// What one step released.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -35,6 +178,8 @@ pub struct Released {
 pub struct StreamGuard {
     guard: Guard,
     policy: Arc<Policy>,
+    altering: Arc<AlteringStarts>,
+    altering_caches: AlteringCaches,
     /// The request's tokens (a copy per streamed choice).
     vault: Vault,
     /// Raw (not yet restored) text not yet released.
@@ -50,9 +195,13 @@ pub struct StreamGuard {
 
 impl StreamGuard {
     pub fn new(guard: Guard, policy: Arc<Policy>, vault: Vault) -> StreamGuard {
+        let altering = AlteringStarts::for_policy(&guard, &policy);
+        let altering_caches = altering.caches();
         StreamGuard {
             guard,
             policy,
+            altering,
+            altering_caches,
             vault,
             pending: String::new(),
             context: String::new(),
@@ -92,7 +241,7 @@ impl StreamGuard {
     }
 
     /// How much of `pending` can go now (a char boundary).
-    fn safe_cut(&self) -> usize {
+    fn safe_cut(&mut self) -> usize {
         let p = self.pending.as_bytes();
         let mut cut = p.len();
         // 1. A possible token prefix at the end.
@@ -114,27 +263,52 @@ impl StreamGuard {
                 }
             }
         }
-        // 2. The identifier run being formed.
+        // 2. The identifier run being formed (full-width forms count: `９１２３` is a number).
         let mut start = p.len();
-        while start > 0 && p.len() - start < MAX_HOLD {
-            let b = p[start - 1];
-            let ident = b.is_ascii_alphanumeric() || b"+@._-()/=:".contains(&b) || b >= 0x80;
-            let digit_gap = b == b' '
-                && start >= 2
-                && p[start - 2].is_ascii_digit()
-                && start < p.len()
-                && p[start].is_ascii_digit();
+        let mut letters_only = true;
+        for (i, c) in self.pending.char_indices().rev() {
+            if p.len() - i > MAX_HOLD {
+                break;
+            }
+            let ident = c.is_ascii_alphanumeric()
+                || "+@._-()/=:".contains(c)
+                || ('\u{FF01}'..='\u{FF5E}').contains(&c);
+            let digit_gap = c == ' '
+                && i >= 1
+                && p[i - 1].is_ascii_digit()
+                && i + 1 < p.len()
+                && p[i + 1].is_ascii_digit();
             if ident || digit_gap {
-                start -= 1;
+                letters_only &= c.is_ascii_alphabetic();
+                start = i;
             } else {
                 break;
             }
         }
-        if p.len() - start < MAX_HOLD {
+        let held_run = start < p.len() && p.len() - start < MAX_HOLD;
+        if held_run && (!letters_only || self.altering.every_word) {
             cut = cut.min(start);
         }
-        // Non-ASCII bytes count as identifier characters (CJK text has no spaces, and full-width
-        // digits are personal data too), so never cut inside a character.
+        // 3. Where an altering finding could have started and still be incomplete.
+        let from = p.len().saturating_sub(WORD_WINDOW).min(cut);
+        for i in from..cut {
+            if !self.pending.is_char_boundary(i) {
+                continue;
+            }
+            let before = if i > 0 {
+                p.get(i - 1).copied()
+            } else {
+                self.context.as_bytes().last().copied()
+            };
+            let at_word_start = !before.is_some_and(|b| b.is_ascii_alphanumeric());
+            if self
+                .altering
+                .viable(&mut self.altering_caches, &p[i..], at_word_start)
+            {
+                cut = i;
+                break;
+            }
+        }
         while cut > 0 && !self.pending.is_char_boundary(cut) {
             cut -= 1;
         }
@@ -314,12 +488,22 @@ mod tests {
     }
 
     #[test]
-    fn new_personal_data_is_flagged_and_prose_flows_word_by_word() {
+    fn new_personal_data_is_flagged_and_prose_flows_at_once() {
         let (g, p, vault, _) = setup();
         let mut s = StreamGuard::new(g.clone(), Arc::new(p.clone()), vault.clone());
-        assert_eq!(s.push("Hello").text, "");
-        assert_eq!(s.push(" there").text, "Hello ");
-        assert_eq!(s.push(",").text, "there,");
+        // Plain words and Chinese go out as they arrive: no added time to first token.
+        assert_eq!(s.push("Hello").text, "Hello");
+        assert_eq!(s.push(" there").text, " there");
+        assert_eq!(s.push(",").text, ",");
+        assert_eq!(s.push(" 多謝你嘅查詢").text, " 多謝你嘅查詢");
+        // Numbers, and words that could be the start of a secret, wait for a delimiter.
+        assert_eq!(s.push(" call 9123").text, " call ");
+        assert_eq!(s.push(" 4567.").text, "");
+        assert_eq!(s.push(" Use gh").text, "9123 4567. Use ");
+        assert_eq!(s.push("ost").text, "ghost");
+        assert_eq!(s.push(" password").text, " ");
+        assert_eq!(s.push("s").text, "");
+        assert_eq!(s.push(" are").text, "passwords are");
         let mut flagged = Vec::new();
         for c in by_char(" write to chan.tm@example.com.hk today") {
             flagged.extend(s.push(c).findings);
@@ -332,6 +516,26 @@ mod tests {
             "{flagged:?}"
         );
         assert_eq!(s.decision(), Decision::Allow);
+    }
+
+    #[test]
+    fn a_policy_that_redacts_personal_data_in_replies_holds_every_word() {
+        let (g, _, vault, _) = setup();
+        let strict = Policy::from_toml(
+            "name = 'strict'\n[[response.rules]]\ndimensions = ['privacy']\naction = 'redact'\n",
+            "test",
+        )
+        .unwrap();
+        let mut s = StreamGuard::new(g.clone(), Arc::new(strict), vault);
+        assert_eq!(s.push("Hello").text, "");
+        let mut out = String::new();
+        for c in by_char(" write to chantaiman@example.com today") {
+            out.push_str(&s.push(c).text);
+        }
+        out.push_str(&s.finish().text);
+        // No byte of the address left before it was known to be one.
+        assert!(!out.contains("chan"), "{out}");
+        assert!(out.starts_with("Hello write to <EMAIL>"), "{out}");
     }
 
     proptest::proptest! {

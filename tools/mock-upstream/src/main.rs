@@ -40,6 +40,13 @@ async fn main() {
         "mock-upstream on http://{}/v1",
         listener.local_addr().unwrap()
     );
+    // Like a real model server (and like `guardline serve`): without TCP_NODELAY a streamed event
+    // written right after another waits for the client's delayed ACK, and the direct time to
+    // first token would measure Nagle's algorithm, not the server.
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await.expect("serve");
 }
 
