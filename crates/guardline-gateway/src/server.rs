@@ -21,9 +21,12 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use guardline_detect::{Key, Vault};
 use guardline_ledger::{Ledger, NewEvent};
 use guardline_policy::{Decision, Policy, PolicySet, Stage};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
@@ -88,14 +91,126 @@ impl Upstream {
     }
 }
 
-#[derive(Default)]
+type Labels = Vec<(&'static str, String)>;
+
+/// Prometheus metrics (`/metrics`): counters, and latency histograms, above all the time the
+/// gateway adds to an exchange (its total minus the upstream's).
 struct Metrics {
-    requests: AtomicU64,
-    allowed: AtomicU64,
-    transformed: AtomicU64,
-    blocked: AtomicU64,
-    upstream_errors: AtomicU64,
-    client_errors: AtomicU64,
+    registry: Registry,
+    requests: Counter,
+    decisions: Family<Labels, Counter>,
+    upstream_errors: Counter,
+    client_errors: Counter,
+    findings: Family<Labels, Counter>,
+    added: Family<Labels, Histogram>,
+    upstream: Family<Labels, Histogram>,
+    total: Family<Labels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        fn seconds() -> Histogram {
+            // 50 µs to ~100 s: the gateway's own time sits at the bottom, a model's at the top.
+            Histogram::new(exponential_buckets(0.00005, 2.0, 22))
+        }
+        let mut registry = Registry::default();
+        let requests = Counter::default();
+        let decisions = Family::<Labels, Counter>::default();
+        let upstream_errors = Counter::default();
+        let client_errors = Counter::default();
+        let findings = Family::<Labels, Counter>::default();
+        let added = Family::<Labels, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
+        let upstream =
+            Family::<Labels, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
+        let total = Family::<Labels, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
+        registry.register(
+            "guardline_requests",
+            "Model requests received",
+            requests.clone(),
+        );
+        registry.register(
+            "guardline_decisions",
+            "Exchanges by decision",
+            decisions.clone(),
+        );
+        registry.register(
+            "guardline_upstream_errors",
+            "Upstream failures (refused, timed out, cut, non-2xx)",
+            upstream_errors.clone(),
+        );
+        registry.register(
+            "guardline_client_errors",
+            "Malformed, oversized, unauthorised or rate-limited requests",
+            client_errors.clone(),
+        );
+        registry.register(
+            "guardline_findings",
+            "Findings by stage and kind (never their content)",
+            findings.clone(),
+        );
+        registry.register(
+            "guardline_added_seconds",
+            "Time the gateway added to a non-streamed exchange: total minus the upstream call",
+            added.clone(),
+        );
+        registry.register(
+            "guardline_upstream_seconds",
+            "Upstream call, to its complete reply (non-streamed) or its first byte (streamed)",
+            upstream.clone(),
+        );
+        registry.register(
+            "guardline_exchange_seconds",
+            "Whole exchange as the client saw it, to the last byte of a stream",
+            total.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            decisions,
+            upstream_errors,
+            client_errors,
+            findings,
+            added,
+            upstream,
+            total,
+        }
+    }
+}
+
+impl Metrics {
+    /// Observes a finished exchange (just before its record goes to the ledger).
+    fn exchange(&self, r: &Record) {
+        let labels: Labels = vec![("endpoint", r.endpoint.as_str().to_string())];
+        let total = r.started.elapsed();
+        self.total
+            .get_or_create(&labels)
+            .observe(total.as_secs_f64());
+        if let Some(up) = r.upstream_time {
+            self.upstream
+                .get_or_create(&labels)
+                .observe(up.as_secs_f64());
+            if !r.stream {
+                self.added
+                    .get_or_create(&labels)
+                    .observe(total.saturating_sub(up).as_secs_f64());
+            }
+        }
+        self.decisions
+            .get_or_create(&vec![("decision", r.decision.as_str().to_string())])
+            .inc();
+        if let Some(c) = &r.request {
+            for (kind, n) in c.counts() {
+                self.findings
+                    .get_or_create(&vec![("stage", "request".into()), ("kind", kind)])
+                    .inc_by(n);
+            }
+        }
+        for (kind, n) in &r.response_counts {
+            self.findings
+                .get_or_create(&vec![("stage", "response".into()), ("kind", kind.clone())])
+                .inc_by(*n);
+        }
+    }
 }
 
 /// Everything a request needs; shared by all handlers.
@@ -213,7 +328,7 @@ impl Gateway {
                 })
                 .map(str::trim);
             let Some(k) = bearer.and_then(|b| self.keys.authenticate(b)) else {
-                self.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+                self.metrics.client_errors.inc();
                 return Err(error(
                     StatusCode::UNAUTHORIZED,
                     "invalid_api_key",
@@ -239,7 +354,7 @@ impl Gateway {
         }
         if let Some(l) = &self.limiter {
             if l.check_key(&caller.key_id).is_err() {
-                self.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+                self.metrics.client_errors.inc();
                 return Err(error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limit_exceeded",
@@ -304,6 +419,24 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             )
         })
         .with_state(gw)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+}
+
+/// A bug must not look like a dropped connection, nor wave a request through: a panic while
+/// handling a request becomes a clean, OpenAI-shaped 500 (the request went no further than the
+/// panic; nothing is released unchecked). No panic payload reaches the client or the log: it may
+/// quote content.
+pub fn panic_response(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; answered 500");
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "server_error",
+        "Guardline failed to check this request and refused it (fail closed); the failure is \
+         logged without content",
+    )
 }
 
 /// An OpenAI-shaped error.
@@ -402,7 +535,8 @@ struct Record {
     status: u16,
     content_hash: Option<String>,
     started: Instant,
-    upstream_ms: Option<u64>,
+    /// The upstream call: to its complete reply, or to its first byte when streamed.
+    upstream_time: Option<std::time::Duration>,
     note: Option<String>,
 }
 
@@ -438,8 +572,8 @@ impl Record {
         if let Some(u) = &self.upstream {
             body["upstream"] = json!(u);
         }
-        if let Some(ms) = self.upstream_ms {
-            body["timing_ms"]["upstream"] = json!(ms);
+        if let Some(t) = self.upstream_time {
+            body["timing_ms"]["upstream"] = json!(t.as_millis() as u64);
         }
         if let Some(h) = &self.content_hash {
             body["content_hmac"] = json!(h);
@@ -459,7 +593,7 @@ async fn exchange(
     body: Body,
 ) -> Response {
     let request_id = new_request_id();
-    gw.metrics.requests.fetch_add(1, Ordering::Relaxed);
+    gw.metrics.requests.inc();
     let caller = match gw.authorize(&headers, false) {
         Ok(c) => c,
         Err(r) => return label(r, &request_id, Decision::Block, false),
@@ -478,19 +612,19 @@ async fn exchange(
     let bytes = match read_body(&gw, body).await {
         Ok(b) => b,
         Err(r) => {
-            gw.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+            gw.metrics.client_errors.inc();
             return label(r, &request_id, Decision::Block, false);
         }
     };
     let mut req = match parse_json(&bytes) {
         Ok(m) => Value::Object(m),
         Err(r) => {
-            gw.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+            gw.metrics.client_errors.inc();
             return label(r, &request_id, Decision::Block, false);
         }
     };
     let Some(model) = req.get("model").and_then(Value::as_str).map(str::to_string) else {
-        gw.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+        gw.metrics.client_errors.inc();
         return label(
             error(
                 StatusCode::BAD_REQUEST,
@@ -523,12 +657,11 @@ async fn exchange(
         status: 200,
         content_hash: Some(gw.content_hash(&req)),
         started: Instant::now(),
-        upstream_ms: None,
+        upstream_time: None,
         note: None,
     };
 
     if checked.verdict.decision == Decision::Block {
-        gw.metrics.blocked.fetch_add(1, Ordering::Relaxed);
         let rules = checked.verdict.blocking_rules().join(", ");
         let mut kinds: Vec<String> = checked
             .findings
@@ -615,7 +748,7 @@ async fn exchange(
         }
         Ok(Ok(r)) => r,
     };
-    record.upstream_ms = Some(t0.elapsed().as_millis() as u64);
+    record.upstream_time = Some(t0.elapsed());
     let status = resp.status();
     let is_sse = resp
         .headers()
@@ -627,7 +760,7 @@ async fn exchange(
         // The upstream's own error (OpenAI-shaped), passed through; it is not model output.
         record.status = status.as_u16();
         record.note = Some("upstream error".into());
-        gw.metrics.upstream_errors.fetch_add(1, Ordering::Relaxed);
+        gw.metrics.upstream_errors.inc();
         let body = resp.bytes().await.unwrap_or_default();
         if let Err(r) = commit(&gw, &record, &request_id).await {
             return r;
@@ -676,7 +809,6 @@ async fn exchange(
     let decision = record.decision.max(out.verdict.decision);
     record.decision = decision;
     if decision == Decision::Block {
-        gw.metrics.blocked.fetch_add(1, Ordering::Relaxed);
         record.status = 403;
         if let Err(r) = commit(&gw, &record, &request_id).await {
             return r;
@@ -699,7 +831,6 @@ async fn exchange(
     if let Some(text) = &policy.disclosure {
         disclose(endpoint, &mut reply, text);
     }
-    count(&gw, decision);
     if let Err(r) = commit(&gw, &record, &request_id).await {
         return r;
     }
@@ -716,15 +847,6 @@ fn rules_of(c: &Checked) -> Vec<String> {
     v.sort_unstable();
     v.dedup();
     v
-}
-
-fn count(gw: &Gateway, d: Decision) {
-    let c = match d {
-        Decision::Allow => &gw.metrics.allowed,
-        Decision::Transform => &gw.metrics.transformed,
-        Decision::Block => &gw.metrics.blocked,
-    };
-    c.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Appends the visible disclosure to every assistant text in a reply.
@@ -746,6 +868,7 @@ fn disclose(endpoint: Endpoint, reply: &mut Value, text: &str) {
 
 /// Records the exchange; if that fails, the client gets an error rather than an unrecorded answer.
 async fn commit(gw: &Gateway, record: &Record, request_id: &str) -> Result<(), Response> {
+    gw.metrics.exchange(record);
     match gw.ledger.append(record.event()).await {
         Ok(_) => Ok(()),
         Err(e) => {
@@ -772,7 +895,7 @@ async fn upstream_failure(
     status: u16,
     what: &str,
 ) -> Response {
-    gw.metrics.upstream_errors.fetch_add(1, Ordering::Relaxed);
+    gw.metrics.upstream_errors.inc();
     record.status = status;
     record.note = Some(what.to_string());
     if let Err(r) = commit(gw, &record, request_id).await {
@@ -937,9 +1060,9 @@ fn stream_reply(
         record.response_rules.sort_unstable();
         record.response_rules.dedup();
         if !ended_well && record.decision != Decision::Block {
-            gw.metrics.upstream_errors.fetch_add(1, Ordering::Relaxed);
+            gw.metrics.upstream_errors.inc();
         }
-        count(&gw, record.decision);
+        gw.metrics.exchange(&record);
         let recorded = gw.ledger.append(record.event()).await.is_ok();
         if record.decision == Decision::Block || !ended_well || !recorded {
             let (code, message) = if !recorded {
@@ -1177,33 +1300,14 @@ async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
 }
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
-    let m = &gw.metrics;
-    let text = format!(
-        "# HELP guardline_requests_total Model requests received.\n\
-         # TYPE guardline_requests_total counter\n\
-         guardline_requests_total {}\n\
-         # HELP guardline_decisions_total Exchanges by decision.\n\
-         # TYPE guardline_decisions_total counter\n\
-         guardline_decisions_total{{decision=\"allow\"}} {}\n\
-         guardline_decisions_total{{decision=\"transform\"}} {}\n\
-         guardline_decisions_total{{decision=\"block\"}} {}\n\
-         # HELP guardline_upstream_errors_total Upstream failures (refused, timed out, cut, non-2xx).\n\
-         # TYPE guardline_upstream_errors_total counter\n\
-         guardline_upstream_errors_total {}\n\
-         # HELP guardline_client_errors_total Malformed or oversized requests.\n\
-         # TYPE guardline_client_errors_total counter\n\
-         guardline_client_errors_total {}\n",
-        m.requests.load(Ordering::Relaxed),
-        m.allowed.load(Ordering::Relaxed),
-        m.transformed.load(Ordering::Relaxed),
-        m.blocked.load(Ordering::Relaxed),
-        m.upstream_errors.load(Ordering::Relaxed),
-        m.client_errors.load(Ordering::Relaxed),
-    );
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, &gw.metrics.registry).is_err() {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n").into_response();
+    }
     let mut r = Response::new(Body::from(text));
     r.headers_mut().insert(
         "content-type",
-        HeaderValue::from_static("text/plain; version=0.0.4"),
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     r
 }

@@ -247,6 +247,26 @@ async fn chat_pseudonymises_out_restores_back_labels_and_records() {
         !text.contains("A123456") && !text.contains("9123"),
         "{text}"
     );
+    // Metrics: the decision, the findings by kind, and the time the gateway added.
+    let metrics = client()
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for want in [
+        "guardline_requests_total 1",
+        "guardline_decisions_total{decision=\"transform\"} 1",
+        "guardline_findings_total{stage=\"request\",kind=\"hk_id\"} 1",
+        "guardline_added_seconds_count{endpoint=\"chat.completions\"} 1",
+        "guardline_upstream_seconds_count{endpoint=\"chat.completions\"} 1",
+        "guardline_exchange_seconds_bucket{le=\"+Inf\",endpoint=\"chat.completions\"} 1",
+    ] {
+        assert!(metrics.contains(want), "{want} not in\n{metrics}");
+    }
+    assert!(!metrics.contains("A123456") && !metrics.contains("9123"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -614,4 +634,29 @@ async fn a_policy_can_add_a_visible_bilingual_disclosure() {
         })
         .collect();
     assert!(content.ends_with("此內容由人工智能生成。"), "{content}");
+}
+
+/// A bug that panics in a handler gives the client a clean OpenAI-shaped 500 that names no
+/// content, not a dropped connection (the router wraps every handler in this layer).
+#[tokio::test]
+async fn a_panicking_handler_answers_a_clean_500() {
+    async fn boom() -> &'static str {
+        panic!("a bug that quotes A123456(3)")
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let app = Router::new().route("/boom", get(boom)).layer(
+        tower_http::catch_panic::CatchPanicLayer::custom(guardline_gateway::panic_response),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let r = client()
+        .get(format!("http://{addr}/boom"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "internal_error");
+    assert!(!body.to_string().contains("A123456"), "{body}");
 }

@@ -130,6 +130,15 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
 
+    // A panic message may quote what was being checked: log where it happened, never what it
+    // said (privacy by default; the client gets a clean 500, see guardline_gateway::panic_response).
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(location = %at, "panic (message withheld: it may quote content)");
+    }));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
