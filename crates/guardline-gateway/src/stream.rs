@@ -64,7 +64,8 @@ impl AlteringStarts {
         static CACHE: OnceLock<Mutex<HashMap<Key, Arc<AlteringStarts>>>> = OnceLock::new();
         let engine = guard.engine();
         let (mut word, mut anywhere) = (Vec::new(), Vec::new());
-        for r in guardline_detect::default_recognizers() {
+        static RECOGNIZERS: OnceLock<Vec<guardline_detect::RecognizerSpec>> = OnceLock::new();
+        for r in RECOGNIZERS.get_or_init(guardline_detect::default_recognizers) {
             let alters = r.kinds.iter().any(|k| {
                 let dimension = engine
                     .kind_info(k)
@@ -83,8 +84,8 @@ impl AlteringStarts {
             });
             if alters {
                 match r.boundary {
-                    guardline_detect::Boundary::Alnum => word.push(r.pattern),
-                    guardline_detect::Boundary::None => anywhere.push(r.pattern),
+                    guardline_detect::Boundary::Alnum => word.push(r.pattern.clone()),
+                    guardline_detect::Boundary::None => anywhere.push(r.pattern.clone()),
                 }
             }
         }
