@@ -105,6 +105,7 @@ struct Metrics {
     added: Family<Labels, Histogram>,
     upstream: Family<Labels, Histogram>,
     total: Family<Labels, Histogram>,
+    ledger: Histogram,
 }
 
 impl Default for Metrics {
@@ -123,6 +124,7 @@ impl Default for Metrics {
         let upstream =
             Family::<Labels, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
         let total = Family::<Labels, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
+        let ledger = seconds();
         registry.register(
             "guardline_requests",
             "Model requests received",
@@ -159,8 +161,13 @@ impl Default for Metrics {
             upstream.clone(),
         );
         registry.register(
+            "guardline_ledger_append_seconds",
+            "Recording an exchange in the ledger, before its reply goes out",
+            ledger.clone(),
+        );
+        registry.register(
             "guardline_exchange_seconds",
-            "Whole exchange as the client saw it, to the last byte of a stream",
+            "Whole exchange, from the request's arrival to the reply (streamed: to its last byte)",
             total.clone(),
         );
         Metrics {
@@ -173,6 +180,7 @@ impl Default for Metrics {
             added,
             upstream,
             total,
+            ledger,
         }
     }
 }
@@ -534,6 +542,7 @@ struct Record {
     decision: Decision,
     status: u16,
     content_hash: Option<String>,
+    /// When the handler began (before the body was read and checked).
     started: Instant,
     /// The upstream call: to its complete reply, or to its first byte when streamed.
     upstream_time: Option<std::time::Duration>,
@@ -592,6 +601,7 @@ async fn exchange(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let started = Instant::now();
     let request_id = new_request_id();
     gw.metrics.requests.inc();
     let caller = match gw.authorize(&headers, false) {
@@ -656,7 +666,7 @@ async fn exchange(
         decision: checked.verdict.decision,
         status: 200,
         content_hash: Some(gw.content_hash(&req)),
-        started: Instant::now(),
+        started,
         upstream_time: None,
         note: None,
     };
@@ -868,8 +878,12 @@ fn disclose(endpoint: Endpoint, reply: &mut Value, text: &str) {
 
 /// Records the exchange; if that fails, the client gets an error rather than an unrecorded answer.
 async fn commit(gw: &Gateway, record: &Record, request_id: &str) -> Result<(), Response> {
+    let t = Instant::now();
+    let appended = gw.ledger.append(record.event()).await;
+    gw.metrics.ledger.observe(t.elapsed().as_secs_f64());
+    // After the append: the time the gateway adds includes recording the exchange.
     gw.metrics.exchange(record);
-    match gw.ledger.append(record.event()).await {
+    match appended {
         Ok(_) => Ok(()),
         Err(e) => {
             tracing::error!(request_id, error = %e, "cannot record the exchange");
@@ -1062,8 +1076,10 @@ fn stream_reply(
         if !ended_well && record.decision != Decision::Block {
             gw.metrics.upstream_errors.inc();
         }
-        gw.metrics.exchange(&record);
+        let t = Instant::now();
         let recorded = gw.ledger.append(record.event()).await.is_ok();
+        gw.metrics.ledger.observe(t.elapsed().as_secs_f64());
+        gw.metrics.exchange(&record);
         if record.decision == Decision::Block || !ended_well || !recorded {
             let (code, message) = if !recorded {
                 (

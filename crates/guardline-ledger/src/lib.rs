@@ -162,8 +162,10 @@ impl std::str::FromStr for Sync {
     }
 }
 
-/// How often the writer syncs the store in the background under [`Sync::Normal`].
+/// How often the writer syncs the store in the background under [`Sync::Normal`] …
 const BACKGROUND_SYNC: Duration = Duration::from_secs(1);
+/// … and after how many records at the latest (which also bounds SQLite's write-ahead log).
+const SYNC_EVERY: usize = 1000;
 
 /// How appends are batched and checkpoints signed.
 #[derive(Clone)]
@@ -368,8 +370,8 @@ async fn writer(
     let mut sync_tick = tokio::time::interval(BACKGROUND_SYNC);
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     sync_tick.tick().await;
-    // Appended since the last background sync (only tracked under Sync::Normal).
-    let mut unsynced = false;
+    // Records appended since the last background sync (only counted under Sync::Normal).
+    let mut unsynced = 0usize;
     loop {
         let first = tokio::select! {
             job = rx.recv() => match job {
@@ -384,15 +386,14 @@ async fn writer(
                 }
                 continue;
             }
-            _ = sync_tick.tick(), if unsynced => {
+            _ = sync_tick.tick(), if unsynced > 0 => {
                 // Best effort as well: a failure leaves `unsynced` set, to retry.
                 if store.sync().await.is_ok() {
-                    unsynced = false;
+                    unsynced = 0;
                 }
                 continue;
             }
         };
-        unsynced |= sync == Sync::Normal;
         let mut n = first.drafts.len();
         let mut jobs = vec![first];
         while n < max_batch {
@@ -419,6 +420,9 @@ async fn writer(
         };
         match result {
             Ok(receipts) => {
+                if sync == Sync::Normal {
+                    unsynced += receipts.len();
+                }
                 let mut it = receipts.into_iter();
                 for (size, reply) in sizes.into_iter().zip(replies) {
                     let _ = reply.send(Ok(it.by_ref().take(size).collect()));
@@ -430,8 +434,11 @@ async fn writer(
                 }
             }
         }
+        if unsynced >= SYNC_EVERY && store.sync().await.is_ok() {
+            unsynced = 0;
+        }
     }
-    if unsynced {
+    if unsynced > 0 {
         let _ = store.sync().await;
     }
 }
