@@ -171,7 +171,7 @@ pub struct LedgerConfig {
     /// power cut may lose the last second, synced in the background; `full` after an fsync of
     /// each group commit (nothing lost to a power cut; about +0.4 ms a request on this machine).
     #[serde(default = "default_ledger_sync")]
-    pub sync: guardline_ledger::Sync,
+    pub sync: guardline_ledger::SyncMode,
 }
 
 impl Default for LedgerConfig {
@@ -183,8 +183,8 @@ impl Default for LedgerConfig {
     }
 }
 
-fn default_ledger_sync() -> guardline_ledger::Sync {
-    guardline_ledger::Sync::Normal
+fn default_ledger_sync() -> guardline_ledger::SyncMode {
+    guardline_ledger::SyncMode::Normal
 }
 
 impl Config {
@@ -271,9 +271,9 @@ mod tests {
         assert!(c.upstream.is_none());
         let empty = Config::from_toml("", "empty").unwrap();
         assert_eq!(empty.server.body_limit, 4 << 20);
-        assert_eq!(empty.ledger.sync, guardline_ledger::Sync::Normal);
+        assert_eq!(empty.ledger.sync, guardline_ledger::SyncMode::Normal);
         let full = Config::from_toml("[ledger]\nsync = 'full'", "full").unwrap();
-        assert_eq!(full.ledger.sync, guardline_ledger::Sync::Full);
+        assert_eq!(full.ledger.sync, guardline_ledger::SyncMode::Full);
         let bad = Config::from_toml("[ledger]\nsync = 'sometimes'", "bad").unwrap_err();
         assert!(bad.to_string().contains("sync"), "{bad}");
     }

@@ -29,7 +29,7 @@ fn event(i: u64) -> NewEvent {
     .tenant("acme")
 }
 
-/// `LEDGER_SYNC=normal` benchmarks `Sync::Normal` (acknowledged before the fsync).
+/// `LEDGER_SYNC=normal` benchmarks `SyncMode::Normal` (acknowledged before the fsync).
 fn options(max_batch: usize) -> Options {
     Options {
         checkpoint_key: Some(SigningKey::from_bytes(&[42u8; 32])),

@@ -139,7 +139,7 @@ impl Location {
 /// When an append counts as done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Sync {
+pub enum SyncMode {
     /// Each group commit is on stable storage (fsynced) before its appends are acknowledged:
     /// nothing acknowledged is lost, even to a power cut.
     #[default]
@@ -151,18 +151,18 @@ pub enum Sync {
     Normal,
 }
 
-impl std::str::FromStr for Sync {
+impl std::str::FromStr for SyncMode {
     type Err = String;
-    fn from_str(s: &str) -> Result<Sync, String> {
+    fn from_str(s: &str) -> Result<SyncMode, String> {
         match s {
-            "full" => Ok(Sync::Full),
-            "normal" => Ok(Sync::Normal),
+            "full" => Ok(SyncMode::Full),
+            "normal" => Ok(SyncMode::Normal),
             _ => Err(format!("ledger sync `{s}` is not `full` or `normal`")),
         }
     }
 }
 
-/// How often the writer syncs the store in the background under [`Sync::Normal`] …
+/// How often the writer syncs the store in the background under [`SyncMode::Normal`] …
 const BACKGROUND_SYNC: Duration = Duration::from_secs(1);
 /// … and after how many records at the latest (which also bounds SQLite's write-ahead log).
 const SYNC_EVERY: usize = 1000;
@@ -180,9 +180,9 @@ pub struct Options {
     pub checkpoint_interval: Duration,
     /// The most events one group commit carries.
     pub max_batch: usize,
-    /// When an append is acknowledged: after an fsync ([`Sync::Full`], the default) or once
-    /// the operating system has it ([`Sync::Normal`]).
-    pub sync: Sync,
+    /// When an append is acknowledged: after an fsync ([`SyncMode::Full`], the default) or once
+    /// the operating system has it ([`SyncMode::Normal`]).
+    pub sync: SyncMode,
     /// Let bodies carry personal data and secrets. Off by default: every body is scanned with the
     /// detection engine and refused if it holds any (privacy by default, DESIGN §4).
     pub retain_content: bool,
@@ -195,7 +195,7 @@ impl Default for Options {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(60),
             max_batch: 4096,
-            sync: Sync::Full,
+            sync: SyncMode::Full,
             retain_content: false,
         }
     }
@@ -261,7 +261,7 @@ impl Ledger {
         })
     }
 
-    /// Appends one event; returns once it is committed (durably so under [`Sync::Full`]).
+    /// Appends one event; returns once it is committed (durably so under [`SyncMode::Full`]).
     pub async fn append(&self, event: NewEvent) -> Result<Receipt, LedgerError> {
         let mut r = self.append_many(vec![event]).await?;
         r.pop().ok_or(LedgerError::Closed)
@@ -362,7 +362,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Job>,
     policy: CheckpointPolicy,
     max_batch: usize,
-    sync: Sync,
+    sync: SyncMode,
 ) {
     let mut tick = tokio::time::interval(policy.interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -370,7 +370,7 @@ async fn writer(
     let mut sync_tick = tokio::time::interval(BACKGROUND_SYNC);
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     sync_tick.tick().await;
-    // Records appended since the last background sync (only counted under Sync::Normal).
+    // Records appended since the last background sync (only counted under SyncMode::Normal).
     let mut unsynced = 0usize;
     loop {
         let first = tokio::select! {
@@ -420,7 +420,7 @@ async fn writer(
         };
         match result {
             Ok(receipts) => {
-                if sync == Sync::Normal {
+                if sync == SyncMode::Normal {
                     unsynced += receipts.len();
                 }
                 let mut it = receipts.into_iter();

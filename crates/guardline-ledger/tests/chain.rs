@@ -605,7 +605,7 @@ async fn kill_9_loses_no_acknowledged_append(db: Db) {
     killed_appender_loses_nothing(db, "forever").await
 }
 
-/// `Sync::Normal` acknowledges before the fsync; a killed process still loses nothing.
+/// `SyncMode::Normal` acknowledges before the fsync; a killed process still loses nothing.
 async fn kill_9_loses_nothing_with_normal_sync(db: Db) {
     killed_appender_loses_nothing(db, "forever-normal").await
 }
@@ -711,9 +711,9 @@ fn child() {
     rt.block_on(async {
         let location = Location::parse(spec).unwrap();
         let sync = if mode.ends_with("-normal") {
-            guardline_ledger::Sync::Normal
+            guardline_ledger::SyncMode::Normal
         } else {
-            guardline_ledger::Sync::Full
+            guardline_ledger::SyncMode::Full
         };
         let options = Options {
             sync,

@@ -55,7 +55,7 @@ pub trait Backend: Send + Sync + 'static {
     fn prune_bodies(&self, before: &str) -> impl Future<Output = Result<u64, LedgerError>> + Send;
     fn stats(&self) -> impl Future<Output = Result<Stats, LedgerError>> + Send;
     /// Puts everything committed so far on stable storage (the background sync of
-    /// [`crate::Sync::Normal`]).
+    /// [`crate::SyncMode::Normal`]).
     fn sync(&self) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 

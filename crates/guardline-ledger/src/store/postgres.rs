@@ -51,7 +51,7 @@ impl PgStore {
     pub async fn open(
         url: &str,
         schema: Option<&str>,
-        sync: crate::Sync,
+        sync: crate::SyncMode,
     ) -> Result<PgStore, LedgerError> {
         let mut opts = PgConnectOptions::from_str(url)
             .map_err(|e| LedgerError::Storage(format!("bad PostgreSQL URL: {e}")))?
@@ -64,7 +64,7 @@ impl PgStore {
             }
             opts = opts.options([("search_path", s)]);
         }
-        if sync == crate::Sync::Normal {
+        if sync == crate::SyncMode::Normal {
             // The commit is in the server's memory when acknowledged; its WAL writer flushes it
             // within 3 × wal_writer_delay (600 ms by default). Our process dying loses nothing.
             opts = opts.options([("synchronous_commit", "off")]);
@@ -178,7 +178,7 @@ async fn insert_checkpoint(conn: &mut PgConnection, cp: &Checkpoint) -> Result<(
 }
 
 impl Backend for PgStore {
-    /// The server's WAL writer flushes asynchronous commits on its own (`Sync::Normal` sets
+    /// The server's WAL writer flushes asynchronous commits on its own (`SyncMode::Normal` sets
     /// `synchronous_commit = off`); there is nothing to do here.
     async fn sync(&self) -> Result<(), LedgerError> {
         Ok(())

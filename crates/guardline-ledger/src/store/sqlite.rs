@@ -1,7 +1,7 @@
 //! SQLite: one file in the data directory, WAL, and `BEGIN IMMEDIATE` per batch so several
-//! processes on one machine can share the file without forking the chain. With [`Sync::Full`] a
+//! processes on one machine can share the file without forking the chain. With [`SyncMode::Full`] a
 //! commit is fsynced before the append is acknowledged (power loss included); with
-//! [`Sync::Normal`] it is in the operating system's hands (a killed process loses nothing, a power
+//! [`SyncMode::Normal`] it is in the operating system's hands (a killed process loses nothing, a power
 //! cut may lose the last moments) and the writer syncs the log in the background.
 //!
 //! Appends, checkpoints and pruning go through one `rusqlite` connection on a blocking thread, a
@@ -14,7 +14,7 @@ use super::{
 };
 use crate::checkpoint::Checkpoint;
 use crate::record::{Draft, Record};
-use crate::{Head, LedgerError, Receipt, Stats, Sync};
+use crate::{Head, LedgerError, Receipt, Stats, SyncMode};
 use ed25519_dalek::SigningKey;
 use futures_util::stream::{BoxStream, StreamExt};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -51,7 +51,7 @@ pub struct SqliteStore {
     /// processes), used on blocking threads only.
     writer: Arc<Mutex<Connection>>,
     readers: SqlitePool,
-    sync: Sync,
+    sync: SyncMode,
 }
 
 /// How long a writer waits for another process's write lock.
@@ -61,7 +61,7 @@ fn lite_err(what: &'static str) -> impl Fn(rusqlite::Error) -> LedgerError {
     move |e| LedgerError::Storage(format!("{what}: {e}"))
 }
 
-fn open_writer(path: &Path, sync: Sync) -> Result<Connection, LedgerError> {
+fn open_writer(path: &Path, sync: SyncMode) -> Result<Connection, LedgerError> {
     let e =
         |e: rusqlite::Error| LedgerError::Storage(format!("cannot open {}: {e}", path.display()));
     let mut conn = Connection::open(path).map_err(e)?;
@@ -76,11 +76,11 @@ fn open_writer(path: &Path, sync: Sync) -> Result<Connection, LedgerError> {
         )));
     }
     let level = match sync {
-        Sync::Full => "FULL",
-        Sync::Normal => "NORMAL",
+        SyncMode::Full => "FULL",
+        SyncMode::Normal => "NORMAL",
     };
     conn.pragma_update(None, "synchronous", level).map_err(e)?;
-    if sync == Sync::Normal {
+    if sync == SyncMode::Normal {
         // Checkpoints (which fsync) run in the background sync, on a blocking thread, not
         // inside a commit on the writer task; the writer also syncs after every
         // `SYNC_EVERY` records, so the log stays small under load.
@@ -100,7 +100,7 @@ fn open_writer(path: &Path, sync: Sync) -> Result<Connection, LedgerError> {
 }
 
 impl SqliteStore {
-    pub async fn open(path: &Path, sync: Sync) -> Result<SqliteStore, LedgerError> {
+    pub async fn open(path: &Path, sync: SyncMode) -> Result<SqliteStore, LedgerError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 LedgerError::Storage(format!("cannot create {}: {e}", dir.display()))
@@ -306,7 +306,7 @@ impl Backend for SqliteStore {
         mut batch: Vec<Draft>,
         policy: &CheckpointPolicy,
     ) -> Result<Vec<Receipt>, LedgerError> {
-        if self.sync == Sync::Normal {
+        if self.sync == SyncMode::Normal {
             // Without an fsync a group commit is some SQLite work and one write(): done right
             // here on the ledger's writer task it saves two thread hand-offs per exchange
             // (about a third of the time a gateway exchange spent recording itself). Only when
@@ -457,7 +457,7 @@ impl Backend for SqliteStore {
         })
     }
 
-    /// Moves the write-ahead log into the database and syncs both (with [`Sync::Normal`], this
+    /// Moves the write-ahead log into the database and syncs both (with [`SyncMode::Normal`], this
     /// bounds what a power cut can take).
     async fn sync(&self) -> Result<(), LedgerError> {
         self.with_writer(|conn| {
