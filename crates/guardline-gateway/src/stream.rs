@@ -26,7 +26,7 @@ use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::util::start;
 use regex_automata::Anchored;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// The longest identifier-like tail held back waiting for a delimiter. Longer runs (a base64
 /// blob, a PEM body) are released in pieces, each checked.
@@ -57,43 +57,71 @@ pub struct AlteringCaches {
 }
 
 impl AlteringStarts {
-    /// For `policy`'s response stage, over the engine's default recognisers; cached per set of
-    /// recognisers, so each stream only looks it up.
-    pub fn for_policy(guard: &Guard, policy: &Policy) -> Arc<AlteringStarts> {
-        type Key = (Vec<String>, Vec<String>);
-        static CACHE: OnceLock<Mutex<HashMap<Key, Arc<AlteringStarts>>>> = OnceLock::new();
-        let engine = guard.engine();
-        let (mut word, mut anywhere) = (Vec::new(), Vec::new());
+    /// For `policy`'s response stage, over the engine's default recognisers. Cached per policy
+    /// (a stream only looks it up) and, behind that, per set of recognisers.
+    pub fn for_policy(guard: &Guard, policy: &Arc<Policy>) -> Arc<AlteringStarts> {
+        type ByPolicy = HashMap<usize, (Weak<Policy>, Arc<AlteringStarts>)>;
+        static BY_POLICY: OnceLock<Mutex<ByPolicy>> = OnceLock::new();
+        static BY_RECOGNIZERS: OnceLock<Mutex<HashMap<Vec<usize>, Arc<AlteringStarts>>>> =
+            OnceLock::new();
         static RECOGNIZERS: OnceLock<Vec<guardline_detect::RecognizerSpec>> = OnceLock::new();
-        for r in RECOGNIZERS.get_or_init(guardline_detect::default_recognizers) {
-            let alters = r.kinds.iter().any(|k| {
-                let dimension = engine
-                    .kind_info(k)
-                    .map(|i| i.dimension.as_str())
-                    .unwrap_or("security");
-                // Whether the value was in the request or not: the stricter answer.
-                [true, false].into_iter().any(|in_request| {
-                    let subject = Subject {
-                        kind: k,
-                        dimension,
-                        score: 1.0,
-                        in_request,
-                    };
-                    policy.decide(Stage::Response, &[subject]).most_severe >= Action::Pseudonymise
-                })
-            });
-            if alters {
-                match r.boundary {
-                    guardline_detect::Boundary::Alnum => word.push(r.pattern.clone()),
-                    guardline_detect::Boundary::None => anywhere.push(r.pattern.clone()),
-                }
+
+        let addr = Arc::as_ptr(policy) as usize;
+        let by_policy = BY_POLICY.get_or_init(Default::default);
+        if let Some((weak, a)) = by_policy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&addr)
+        {
+            // The same policy, not a new one at a freed one's address.
+            if weak.upgrade().is_some_and(|p| Arc::ptr_eq(&p, policy)) {
+                return a.clone();
             }
         }
-        let cache = CACHE.get_or_init(Default::default);
-        let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry((word.clone(), anywhere.clone()))
-            .or_insert_with(|| Arc::new(AlteringStarts::build(&word, &anywhere)))
-            .clone()
+        let engine = guard.engine();
+        let recognizers = RECOGNIZERS.get_or_init(guardline_detect::default_recognizers);
+        let altering: Vec<usize> = (0..recognizers.len())
+            .filter(|&i| {
+                recognizers[i].kinds.iter().any(|k| {
+                    let dimension = engine
+                        .kind_info(k)
+                        .map(|i| i.dimension.as_str())
+                        .unwrap_or("security");
+                    // Whether the value was in the request or not: the stricter answer.
+                    [true, false].into_iter().any(|in_request| {
+                        let subject = Subject {
+                            kind: k,
+                            dimension,
+                            score: 1.0,
+                            in_request,
+                        };
+                        policy.decide(Stage::Response, &[subject]).most_severe
+                            >= Action::Pseudonymise
+                    })
+                })
+            })
+            .collect();
+        let a = BY_RECOGNIZERS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(altering.clone())
+            .or_insert_with(|| {
+                let (mut word, mut anywhere) = (Vec::new(), Vec::new());
+                for &i in &altering {
+                    let r = &recognizers[i];
+                    match r.boundary {
+                        guardline_detect::Boundary::Alnum => word.push(r.pattern.clone()),
+                        guardline_detect::Boundary::None => anywhere.push(r.pattern.clone()),
+                    }
+                }
+                Arc::new(AlteringStarts::build(&word, &anywhere))
+            })
+            .clone();
+        let mut by_policy = by_policy.lock().unwrap_or_else(|p| p.into_inner());
+        by_policy.retain(|_, (w, _)| w.strong_count() > 0);
+        by_policy.insert(addr, (Arc::downgrade(policy), a.clone()));
+        a
     }
 
     fn build(word: &[String], anywhere: &[String]) -> AlteringStarts {
