@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::path::Path;
+use std::process::{Child, ChildStderr, Command, Stdio};
 
 async fn mock_chat(Json(body): Json<Value>) -> Response {
     let model = body["model"].as_str().unwrap_or("").to_string();
@@ -61,6 +62,30 @@ async fn mock_chat(Json(body): Json<Value>) -> Response {
     .into_response()
 }
 
+/// Starts `guardline serve` on a free loopback port with its data in `dir` and no upstream from
+/// the environment; returns the process, its base URL (read from the start-up banner) and its
+/// stderr, which must stay open while it runs.
+fn start_serve(dir: &Path, args: &[&str]) -> (Child, String, Lines<BufReader<ChildStderr>>) {
+    let mut gw = Command::new(env!("CARGO_BIN_EXE_guardline"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("GUARDLINE_DATA_DIR", dir)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(gw.stderr.take().unwrap()).lines();
+    let banner = lines.next().unwrap().unwrap();
+    let base = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no address in {banner}"))
+        .to_string();
+    (gw, base, lines)
+}
+
 fn python() -> Option<String> {
     if let Ok(p) = std::env::var("GUARDLINE_TEST_PYTHON") {
         return Some(p);
@@ -101,21 +126,7 @@ fn official_openai_sdk_drives_the_gateway() {
         format!("http://{addr}/v1")
     });
     let dir = tempfile::tempdir().unwrap();
-    let mut gw = Command::new(env!("CARGO_BIN_EXE_guardline"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--upstream", &upstream])
-        .env("GUARDLINE_DATA_DIR", dir.path())
-        .env_remove("OPENAI_API_KEY")
-        .current_dir(dir.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(gw.stderr.take().unwrap()).lines();
-    let banner = lines.next().unwrap().unwrap();
-    let base = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {banner}"))
-        .to_string();
+    let (mut gw, base, _stderr) = start_serve(dir.path(), &["--upstream", &upstream]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/openai_compat.py");
     let out = Command::new(&py).args([script, &base]).output().unwrap();
     let _ = gw.kill();
@@ -142,21 +153,7 @@ fn official_openai_sdk_drives_the_gateway() {
 #[test]
 fn serve_without_config_records_its_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let mut gw = Command::new(env!("CARGO_BIN_EXE_guardline"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("GUARDLINE_DATA_DIR", dir.path())
-        .env_remove("OPENAI_BASE_URL")
-        .current_dir(dir.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(gw.stderr.take().unwrap()).lines();
-    let banner = lines.next().unwrap().unwrap();
-    let base = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no address in {banner}"))
-        .to_string();
+    let (mut gw, base, _stderr) = start_serve(dir.path(), &[]);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (status, body) = rt.block_on(async {
