@@ -182,6 +182,16 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// The gateway's `/metrics` text.
+async fn metrics(base: &str) -> String {
+    let r = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    r.text().await.unwrap()
+}
+
 async fn exchanges(ledger: &Ledger) -> Vec<Value> {
     ledger
         .records(Filter {
@@ -248,14 +258,7 @@ async fn chat_pseudonymises_out_restores_back_labels_and_records() {
         "{text}"
     );
     // Metrics: the decision, the findings by kind, and the time the gateway added.
-    let metrics = client()
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&s.base).await;
     for want in [
         "guardline_requests_total 1",
         "guardline_decisions_total{decision=\"transform\"} 1",
@@ -483,14 +486,7 @@ async fn refused_upstream_no_upstream_and_bad_requests() {
             .unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
-    let metrics = client()
-        .get(format!("{}/metrics", none.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&none.base).await;
     assert!(metrics.contains("guardline_requests_total"), "{metrics}");
 }
 
