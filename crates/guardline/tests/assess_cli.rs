@@ -1,8 +1,10 @@
 //! End-to-end: `guardline assess` and `guardline init system` on the fixture manifests, with golden
 //! Markdown and JSON (regenerate with `UPDATE_GOLDEN=1 cargo test -p guardline --test assess_cli`).
 
+mod common;
+use common::golden;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 struct Run {
@@ -37,37 +39,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn golden_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name)
-}
-
-/// Compares with the golden file, or rewrites it under UPDATE_GOLDEN=1.
-fn golden(name: &str, actual: &str) {
-    let path = golden_path(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    if want != actual {
-        let line = want
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(want.lines().count().min(actual.lines().count()));
-        panic!(
-            "{} differs from the output at line {}:\n  golden: {:?}\n  actual: {:?}\n(UPDATE_GOLDEN=1 rewrites it after review)",
-            path.display(),
-            line + 1,
-            want.lines().nth(line),
-            actual.lines().nth(line)
-        );
-    }
 }
 
 fn json(s: &str) -> Value {

@@ -8,6 +8,8 @@
 //! `GUARDLINE_TEST_CHROMIUM_BIN`. When it is absent the browser test fails, unless
 //! `GUARDLINE_TEST_CHROMIUM=skip`, when it is skipped with a loud message.
 
+mod common;
+use common::golden;
 use guardline_ledger::{Ledger, Location, NewEvent, Options};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -214,32 +216,6 @@ fn normalise(s: &str, tmp: &Path) -> String {
         i += 1;
     }
     out
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    if want != actual {
-        let line = want
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or(0);
-        panic!(
-            "{} differs at line {}:\n  golden: {:?}\n  actual: {:?}\n(UPDATE_GOLDEN=1 rewrites it after review)",
-            path.display(),
-            line + 1,
-            want.lines().nth(line),
-            actual.lines().nth(line)
-        );
-    }
 }
 
 fn status(report: &Value, id: &str) -> String {
