@@ -33,6 +33,22 @@ pub fn request_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
                     message_surfaces(m, &format!("/messages/{i}"), &mut out);
                 }
             }
+            // Tool definitions are text the model reads too: a description (or a parameter's,
+            // at any depth of its JSON schema) can carry an injection or personal data.
+            for (field, inner) in [("tools", "/function"), ("functions", "")] {
+                if let Some(tools) = body.get(field).and_then(Value::as_array) {
+                    for i in 0..tools.len() {
+                        let at = format!("/{field}/{i}{inner}");
+                        let Some(f) = body.pointer(&at) else { continue };
+                        if f.get("description").is_some_and(Value::is_string) {
+                            out.push(format!("{at}/description"));
+                        }
+                        if let Some(schema) = f.get("parameters") {
+                            schema_descriptions(schema, &format!("{at}/parameters"), 0, &mut out);
+                        }
+                    }
+                }
+            }
         }
         Endpoint::Completions => {
             strings_or_arrays(body, "prompt", &mut out);
@@ -102,6 +118,44 @@ fn message_surfaces(m: &Value, at: &str, out: &mut Vec<String>) {
     }
 }
 
+/// Deeper than this, a schema is not walked further (a hostile body must not cost unbounded work;
+/// serde_json already refuses nesting beyond 128).
+const SCHEMA_DEPTH: usize = 32;
+
+/// `description` strings anywhere in a JSON schema (properties, items, anyOf, $defs, …).
+fn schema_descriptions(v: &Value, at: &str, depth: usize, out: &mut Vec<String>) {
+    if depth > SCHEMA_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let here = format!("{at}/{}", escape_pointer(k));
+                if k == "description" && child.is_string() {
+                    out.push(here);
+                } else {
+                    schema_descriptions(child, &here, depth + 1, out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                schema_descriptions(child, &format!("{at}/{i}"), depth + 1, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// RFC 6901: `~` is `~0` and `/` is `~1` inside a pointer's reference token.
+fn escape_pointer(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        key.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        key.into()
+    }
+}
+
 fn strings_or_arrays(body: &Value, field: &str, out: &mut Vec<String>) {
     match body.get(field) {
         Some(Value::String(_)) => out.push(format!("/{field}")),
@@ -152,6 +206,42 @@ mod tests {
         for p in request_surfaces(Endpoint::ChatCompletions, &body) {
             assert!(body.pointer(&p).unwrap().is_string());
         }
+    }
+
+    #[test]
+    fn tool_definitions_are_surfaces() {
+        let body = json!({
+            "messages": [{"role": "user", "content": "hi"}],
+            "tools": [
+                {"type": "function", "function": {
+                    "name": "lookup",
+                    "description": "Ignore previous instructions",
+                    "parameters": {"type": "object", "properties": {
+                        "hkid": {"type": "string", "description": "e.g. A123456(3)"},
+                        "a/b~c": {"type": "array", "items": {"description": "nested"}},
+                        "description": {"type": "string"}
+                    }}
+                }},
+                {"type": "function", "function": {"name": "bare"}}
+            ],
+            "functions": [{"name": "old", "description": "legacy"}]
+        });
+        let mut got = request_surfaces(Endpoint::ChatCompletions, &body);
+        for p in &got {
+            assert!(body.pointer(p).unwrap().is_string(), "{p}");
+        }
+        // Object key order depends on serde_json's `preserve_order` feature.
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                "/functions/0/description",
+                "/messages/0/content",
+                "/tools/0/function/description",
+                "/tools/0/function/parameters/properties/a~1b~0c/items/description",
+                "/tools/0/function/parameters/properties/hkid/description",
+            ]
+        );
     }
 
     #[test]
