@@ -209,6 +209,9 @@ struct Job {
 struct Inner {
     store: Arc<Store>,
     jobs: mpsc::Sender<Job>,
+    policy: CheckpointPolicy,
+    /// Shared with the writer: records committed since its background sync began.
+    unsynced: Arc<Unsynced>,
     key: Option<SigningKey>,
     /// Scans bodies for personal data and secrets unless content retention is on.
     guard: Option<guardline_detect::Engine>,
@@ -244,17 +247,21 @@ impl Ledger {
         } else {
             Some(privacy_guard()?)
         };
+        let unsynced = Arc::new(Unsynced::default());
         tokio::spawn(writer(
             store.clone(),
             rx,
-            policy,
+            policy.clone(),
             options.max_batch.max(1),
             options.sync,
+            unsynced.clone(),
         ));
         Ok(Ledger {
             inner: Arc::new(Inner {
                 store,
                 jobs,
+                policy,
+                unsynced,
                 key: options.checkpoint_key,
                 guard,
             }),
@@ -281,7 +288,22 @@ impl Ledger {
         self.submit(drafts).await
     }
 
-    async fn submit(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>, LedgerError> {
+    async fn submit(&self, mut drafts: Vec<Draft>) -> Result<Vec<Receipt>, LedgerError> {
+        // With nothing queued, commit right here when the store can do it without waiting
+        // (SQLite under SyncMode::Normal): one exchange's record then costs no task hand-offs.
+        // Under load the queue is not empty, and the writer's group commits take over.
+        let jobs = &self.inner.jobs;
+        if !drafts.is_empty() && jobs.capacity() == jobs.max_capacity() {
+            match self.inner.store.try_append_now(drafts, &self.inner.policy) {
+                Ok(result) => {
+                    if let Ok(r) = &result {
+                        self.inner.unsynced.add(r.len());
+                    }
+                    return result;
+                }
+                Err(d) => drafts = d,
+            }
+        }
         let (reply, rx) = oneshot::channel();
         self.inner
             .jobs
@@ -363,6 +385,7 @@ async fn writer(
     policy: CheckpointPolicy,
     max_batch: usize,
     sync: SyncMode,
+    unsynced: Arc<Unsynced>,
 ) {
     let mut tick = tokio::time::interval(policy.interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -370,8 +393,11 @@ async fn writer(
     let mut sync_tick = tokio::time::interval(BACKGROUND_SYNC);
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     sync_tick.tick().await;
-    // Records appended since the last background sync (only counted under SyncMode::Normal).
-    let mut unsynced = 0usize;
+    let mut bg = BackgroundSync {
+        store: store.clone(),
+        running: None,
+        unsynced,
+    };
     loop {
         let first = tokio::select! {
             job = rx.recv() => match job {
@@ -386,11 +412,12 @@ async fn writer(
                 }
                 continue;
             }
-            _ = sync_tick.tick(), if unsynced > 0 => {
-                // Best effort as well: a failure leaves `unsynced` set, to retry.
-                if store.sync().await.is_ok() {
-                    unsynced = 0;
-                }
+            _ = sync_tick.tick(), if bg.unsynced.get() > 0 => {
+                bg.start();
+                continue;
+            }
+            _ = bg.unsynced.full.notified() => {
+                bg.start();
                 continue;
             }
         };
@@ -421,7 +448,7 @@ async fn writer(
         match result {
             Ok(receipts) => {
                 if sync == SyncMode::Normal {
-                    unsynced += receipts.len();
+                    bg.unsynced.add(receipts.len());
                 }
                 let mut it = receipts.into_iter();
                 for (size, reply) in sizes.into_iter().zip(replies) {
@@ -434,12 +461,79 @@ async fn writer(
                 }
             }
         }
-        if unsynced >= SYNC_EVERY && store.sync().await.is_ok() {
-            unsynced = 0;
+        if bg.unsynced.get() >= SYNC_EVERY {
+            bg.start();
         }
     }
-    if unsynced > 0 {
-        let _ = store.sync().await;
+    bg.finish().await;
+}
+
+/// Records committed since the background sync last began, counted by the writer and by
+/// appends committed in place; `full` wakes the writer once `SYNC_EVERY` have piled up.
+#[derive(Default)]
+struct Unsynced {
+    n: std::sync::atomic::AtomicUsize,
+    full: tokio::sync::Notify,
+}
+
+impl Unsynced {
+    fn add(&self, k: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let before = self.n.fetch_add(k, Relaxed);
+        if before < SYNC_EVERY && before + k >= SYNC_EVERY {
+            self.full.notify_one();
+        }
+    }
+    fn get(&self) -> usize {
+        self.n.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// Takes the count (a sync is starting).
+    fn take(&self) -> usize {
+        self.n.swap(0, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The background sync of [`SyncMode::Normal`]: one at a time, in a task of its own, so the
+/// writer goes on committing while a checkpoint's fsyncs run (they were the gateway's p99).
+struct BackgroundSync {
+    store: Arc<Store>,
+    running: Option<tokio::task::JoinHandle<bool>>,
+    /// Records committed since the running (or last) sync began.
+    unsynced: Arc<Unsynced>,
+}
+
+impl BackgroundSync {
+    /// Collects a finished sync; a failed one leaves work to do, so the next tick retries.
+    fn reap(&mut self) {
+        use futures_util::FutureExt;
+        if let Some(h) = self.running.as_mut().filter(|h| h.is_finished()) {
+            let ok = h.now_or_never().and_then(Result::ok).unwrap_or(false);
+            if !ok && self.unsynced.get() == 0 {
+                self.unsynced.add(1);
+            }
+            self.running = None;
+        }
+    }
+
+    /// Starts a sync unless one is running or there is nothing to sync.
+    fn start(&mut self) {
+        self.reap();
+        if self.running.is_some() || self.unsynced.take() == 0 {
+            return;
+        }
+        let store = self.store.clone();
+        self.running = Some(tokio::spawn(async move { store.sync().await.is_ok() }));
+    }
+
+    /// On close: waits for a running sync, then syncs whatever came after it.
+    async fn finish(mut self) {
+        let mut pending = false;
+        if let Some(h) = self.running.take() {
+            pending = !h.await.unwrap_or(false);
+        }
+        if pending || self.unsynced.take() > 0 {
+            let _ = self.store.sync().await;
+        }
     }
 }
 

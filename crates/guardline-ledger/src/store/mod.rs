@@ -65,6 +65,21 @@ pub enum Store {
     Postgres(postgres::PgStore),
 }
 
+impl Store {
+    /// Commits `batch` on the calling task if that can be done at once without an fsync (SQLite
+    /// under `SyncMode::Normal` with its write lock free); otherwise hands it back.
+    pub fn try_append_now(
+        &self,
+        batch: Vec<Draft>,
+        policy: &CheckpointPolicy,
+    ) -> Result<Result<Vec<Receipt>, LedgerError>, Vec<Draft>> {
+        match self {
+            Store::Sqlite(s) => s.try_append_now(batch, policy),
+            Store::Postgres(_) => Err(batch),
+        }
+    }
+}
+
 impl Backend for Store {
     async fn append_batch(
         &self,

@@ -50,6 +50,9 @@ pub struct SqliteStore {
     /// The connection appends go through (one writer per process; the file lock orders
     /// processes), used on blocking threads only.
     writer: Arc<Mutex<Connection>>,
+    /// Under [`SyncMode::Normal`]: a second connection for the background sync, so that a
+    /// checkpoint's fsyncs never hold up a commit (WAL lets a checkpoint run beside a writer).
+    syncer: Option<Arc<Mutex<Connection>>>,
     readers: SqlitePool,
     sync: SyncMode,
 }
@@ -81,8 +84,8 @@ fn open_writer(path: &Path, sync: SyncMode) -> Result<Connection, LedgerError> {
     };
     conn.pragma_update(None, "synchronous", level).map_err(e)?;
     if sync == SyncMode::Normal {
-        // Checkpoints (which fsync) run in the background sync, on a blocking thread, not
-        // inside a commit on the writer task; the writer also syncs after every
+        // Checkpoints (which fsync) run in the background sync, on their own connection and a
+        // blocking thread, never inside a commit; the writer also starts one after every
         // `SYNC_EVERY` records, so the log stays small under load.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(e)?;
@@ -99,6 +102,17 @@ fn open_writer(path: &Path, sync: SyncMode) -> Result<Connection, LedgerError> {
     Ok(conn)
 }
 
+/// The background sync's connection (after [`open_writer`] made the file, its schema and WAL).
+fn open_syncer(path: &Path) -> Result<Connection, LedgerError> {
+    let e =
+        |e: rusqlite::Error| LedgerError::Storage(format!("cannot open {}: {e}", path.display()));
+    let conn = Connection::open(path).map_err(e)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(e)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(e)?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     pub async fn open(path: &Path, sync: SyncMode) -> Result<SqliteStore, LedgerError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -107,9 +121,16 @@ impl SqliteStore {
             })?;
         }
         let p = path.to_path_buf();
-        let writer = tokio::task::spawn_blocking(move || open_writer(&p, sync))
-            .await
-            .map_err(|e| LedgerError::Storage(format!("opening the ledger: {e}")))??;
+        let (writer, syncer) = tokio::task::spawn_blocking(move || {
+            let writer = open_writer(&p, sync)?;
+            let syncer = match sync {
+                SyncMode::Normal => Some(open_syncer(&p)?),
+                SyncMode::Full => None,
+            };
+            Ok::<_, LedgerError>((writer, syncer))
+        })
+        .await
+        .map_err(|e| LedgerError::Storage(format!("opening the ledger: {e}")))??;
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .journal_mode(SqliteJournalMode::Wal)
@@ -123,6 +144,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             path: path.to_path_buf(),
             writer: Arc::new(Mutex::new(writer)),
+            syncer: syncer.map(|c| Arc::new(Mutex::new(c))),
             readers,
             sync,
         })
@@ -146,6 +168,33 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Commits `batch` right here, on the calling task, if the write lock is free at once
+    /// ([`SyncMode::Normal`] only). Without an fsync a commit is some SQLite work and one
+    /// write(): done in place it saves the thread hand-offs of the blocking pool (and, called
+    /// from [`crate::Ledger::append`], those of the writer task too). Hands the batch back when
+    /// the lock is taken (another process, a prune, a checkpoint) or under [`SyncMode::Full`],
+    /// whose fsync must not stall an async worker.
+    pub(crate) fn try_append_now(
+        &self,
+        batch: Vec<Draft>,
+        policy: &CheckpointPolicy,
+    ) -> Result<Result<Vec<Receipt>, LedgerError>, Vec<Draft>> {
+        if self.sync != SyncMode::Normal {
+            return Err(batch);
+        }
+        let Ok(mut guard) = self.writer.try_lock() else {
+            return Err(batch);
+        };
+        let conn = &mut *guard;
+        let _ = conn.busy_timeout(Duration::ZERO);
+        let outcome = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => Ok(append_tx(tx, batch, policy)),
+            Err(_) => Err(batch),
+        };
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        outcome
     }
 }
 
@@ -307,23 +356,10 @@ impl Backend for SqliteStore {
         policy: &CheckpointPolicy,
     ) -> Result<Vec<Receipt>, LedgerError> {
         if self.sync == SyncMode::Normal {
-            // Without an fsync a group commit is some SQLite work and one write(): done right
-            // here on the ledger's writer task it saves two thread hand-offs per exchange
-            // (about a third of the time a gateway exchange spent recording itself). Only when
-            // the write lock is free at once: another process holding it, or a prune or sync
-            // running here, sends the batch to a blocking thread to wait there instead.
-            if let Ok(mut guard) = self.writer.try_lock() {
-                let conn = &mut *guard;
-                let _ = conn.busy_timeout(Duration::ZERO);
-                let outcome = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-                    Ok(tx) => Ok(append_tx(tx, batch, policy)),
-                    Err(_) => Err(batch),
-                };
-                let _ = conn.busy_timeout(BUSY_TIMEOUT);
-                match outcome {
-                    Ok(result) => return result,
-                    Err(b) => batch = b,
-                }
+            // On the ledger's writer task: see `try_append_now`.
+            match self.try_append_now(batch, policy) {
+                Ok(result) => return result,
+                Err(b) => batch = b,
             }
         }
         let policy = policy.clone();
@@ -459,11 +495,20 @@ impl Backend for SqliteStore {
 
     /// Moves the write-ahead log into the database and syncs both (with [`SyncMode::Normal`], this
     /// bounds what a power cut can take).
+    /// Runs on its own connection where there is one: commits go on meanwhile.
     async fn sync(&self) -> Result<(), LedgerError> {
-        self.with_writer(|conn| {
+        let checkpoint = |conn: &mut Connection| {
             conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                 .map_err(lite_err("syncing"))
+        };
+        let Some(syncer) = self.syncer.clone() else {
+            return self.with_writer(checkpoint).await;
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut conn = syncer.lock().unwrap_or_else(|p| p.into_inner());
+            checkpoint(&mut conn)
         })
         .await
+        .map_err(|e| LedgerError::Storage(format!("the ledger sync failed: {e}")))?
     }
 }
