@@ -8,6 +8,7 @@
 use crate::config::{Config, UpstreamConfig};
 use crate::guard::{Checked, Guard};
 use crate::keys::KeyStore;
+use arc_swap::ArcSwap;
 use crate::stream::StreamGuard;
 use crate::surfaces::Endpoint;
 use axum::body::{Body, Bytes};
@@ -224,7 +225,8 @@ impl Metrics {
 /// Everything a request needs; shared by all handlers.
 pub struct Gateway {
     guard: Guard,
-    policies: PolicySet,
+    /// Replaced whole on reload (SIGHUP): a request keeps the policy it started with.
+    policies: ArcSwap<PolicySet>,
     upstream: Option<Arc<Upstream>>,
     routes: Vec<(GlobSet, Arc<Upstream>)>,
     ledger: Ledger,
@@ -232,7 +234,11 @@ pub struct Gateway {
     body_limit: usize,
     slots: Arc<Semaphore>,
     metrics: Metrics,
-    keys: KeyStore,
+    /// Replaced whole when `client-keys.json` changes (`guardline keys create/revoke`).
+    keys: ArcSwap<KeyStore>,
+    /// Started without keys on loopback: open until the first key appears. A gateway that
+    /// started with keys never falls back to open mode, even if every key is revoked.
+    started_open: bool,
     limiter: Option<Limiter>,
 }
 
@@ -271,7 +277,7 @@ impl Gateway {
         }
         Ok(Gateway {
             guard,
-            policies,
+            policies: ArcSwap::from_pointee(policies),
             upstream,
             routes,
             ledger,
@@ -279,7 +285,8 @@ impl Gateway {
             body_limit: config.server.body_limit,
             slots: Arc::new(Semaphore::new(config.server.concurrency.max(1))),
             metrics: Metrics::default(),
-            keys,
+            started_open: keys.is_empty(),
+            keys: ArcSwap::from_pointee(keys),
             limiter: std::num::NonZeroU32::new(config.server.rate_limit_per_key).map(|rps| {
                 let burst =
                     std::num::NonZeroU32::new(config.server.rate_limit_burst).unwrap_or(rps);
@@ -288,22 +295,30 @@ impl Gateway {
         })
     }
 
-    /// Open mode: no client keys exist, so the gateway must stay on loopback.
     /// Records what this gateway enforces (`config_change`, `change = "gateway_start"`): the
     /// policy summary per tenant and the access mode. `guardline report` reads the latest one as
     /// evidence of the controls in force (PDP-01, PDP-02, PDP-03, SEC-02, USR-02, TIER-L1).
     pub async fn record_start(
         &self,
     ) -> Result<guardline_ledger::Receipt, guardline_ledger::LedgerError> {
+        self.record_config("gateway_start").await
+    }
+
+    /// A `config_change` record of what is enforced now; `change` says why it was written.
+    async fn record_config(
+        &self,
+        change: &str,
+    ) -> Result<guardline_ledger::Receipt, guardline_ledger::LedgerError> {
+        let set = self.policies.load();
         let mut policies = Map::new();
-        policies.insert("default".into(), self.policies.default.summary());
-        for (t, p) in &self.policies.tenants {
+        policies.insert("default".into(), set.default.summary());
+        for (t, p) in &set.tenants {
             policies.insert(t.clone(), p.summary());
         }
         let body = json!({
-            "change": "gateway_start",
+            "change": change,
             "access": if self.open_mode() { "open" } else { "keys" },
-            "keys": self.keys.keys.len(),
+            "keys": self.keys.load().keys.len(),
             "labels": ["x-guardline-ai-generated", "x-guardline-request-id", "x-guardline-decision"],
             "policies": policies,
             "version": env!("CARGO_PKG_VERSION"),
@@ -313,13 +328,58 @@ impl Gateway {
             .await
     }
 
+    /// Open mode: the gateway started with no client keys (so on loopback only) and none has
+    /// been created since.
     pub fn open_mode(&self) -> bool {
-        self.keys.is_empty()
+        self.started_open && self.keys.load().is_empty()
+    }
+
+    /// Replaces the client keys (the store was edited by `guardline keys`); returns whether
+    /// anything changed. Requests already admitted finish under the keys they came in with.
+    pub fn set_keys(&self, keys: KeyStore) -> bool {
+        let old = self.keys.load();
+        if old.keys == keys.keys {
+            return false;
+        }
+        let was_open = self.open_mode();
+        tracing::info!(
+            before = old.keys.len(),
+            after = keys.keys.len(),
+            "client keys reloaded"
+        );
+        self.keys.store(Arc::new(keys));
+        if was_open && !self.open_mode() {
+            tracing::warn!("a client key now exists: open mode ends, every request needs a key");
+        }
+        if !self.started_open && self.keys.load().is_empty() {
+            tracing::warn!(
+                "every client key was revoked: all model requests are refused until one is \
+                 created (a gateway that started with keys never reopens)"
+            );
+        }
+        true
+    }
+
+    /// Replaces the policies (reloaded from their files) and records the change in the ledger
+    /// (`config_change`, `change = "gateway_reload"`), so the evidence shows when each policy
+    /// came into force. Requests in flight finish under the policy they started with.
+    pub async fn set_policies(
+        &self,
+        policies: PolicySet,
+    ) -> Result<guardline_ledger::Receipt, guardline_ledger::LedgerError> {
+        self.policies.store(Arc::new(policies));
+        self.record_config("gateway_reload").await
+    }
+
+    /// The policies in force now.
+    pub fn policies(&self) -> Arc<PolicySet> {
+        self.policies.load_full()
     }
 
     /// Checks the bearer key (unless in open mode) and the caller's rate limit.
     fn authorize(&self, headers: &HeaderMap, admin: bool) -> Result<Caller, Response> {
-        let caller = if self.keys.is_empty() {
+        let keys = self.keys.load();
+        let caller = if self.open_mode() {
             Caller {
                 tenant: "default".into(),
                 key_id: "open".into(),
@@ -335,7 +395,7 @@ impl Gateway {
                         .or_else(|| v.strip_prefix("bearer "))
                 })
                 .map(str::trim);
-            let Some(k) = bearer.and_then(|b| self.keys.authenticate(b)) else {
+            let Some(k) = bearer.and_then(|b| keys.authenticate(b)) else {
                 self.metrics.client_errors.inc();
                 return Err(error(
                     StatusCode::UNAUTHORIZED,
@@ -649,7 +709,7 @@ async fn exchange(
     };
     let stream = endpoint != Endpoint::Embeddings && req.get("stream") == Some(&Value::Bool(true));
     let tenant = caller.tenant.clone();
-    let policy = gw.policies.for_tenant(&tenant).clone();
+    let policy = gw.policies.load().for_tenant(&tenant).clone();
     let mut vault = Vault::new();
     let checked = gw.guard.request(&policy, endpoint, &mut req, &mut vault);
     let mut record = Record {
@@ -1197,7 +1257,7 @@ async fn guard_api(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bod
             )
         }
     };
-    let policy = gw.policies.for_tenant(&caller.tenant).clone();
+    let policy = gw.policies.load().for_tenant(&caller.tenant).clone();
     let mut vault = Vault::new();
     let findings_json = |c: &Checked| -> Vec<Value> {
         c.findings
@@ -1271,17 +1331,17 @@ async fn admin_policy(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Res
             .collect::<Vec<_>>());
         v
     };
-    let tenants: Map<String, Value> = gw
-        .policies
+    let set = gw.policies.load();
+    let tenants: Map<String, Value> = set
         .tenants
         .iter()
         .map(|(t, p)| (t.clone(), describe(p)))
         .collect();
     Json(json!({
-        "default": describe(&gw.policies.default),
+        "default": describe(&set.default),
         "tenants": tenants,
         "open_mode": gw.open_mode(),
-        "keys": gw.keys.keys.len(),
+        "keys": gw.keys.load().keys.len(),
     }))
     .into_response()
 }

@@ -212,7 +212,11 @@ pub fn parse_attestation(r: &Record, b: &Value) -> Option<Attestation> {
 
 /// Parses a `gateway_start` body; `None` for other configuration changes.
 pub fn parse_gateway_start(r: &Record, b: &Value) -> Option<GatewayStart> {
-    if b.get("change").and_then(Value::as_str) != Some("gateway_start") {
+    // A reload (SIGHUP) records the same shape: the policies in force from then on.
+    if !matches!(
+        b.get("change").and_then(Value::as_str),
+        Some("gateway_start" | "gateway_reload")
+    ) {
         return None;
     }
     let policies = b

@@ -34,7 +34,7 @@ enum KeysCommand {
     },
     /// List keys (ids, tenants, names; never secrets)
     List,
-    /// Revoke a key by id (a running gateway picks it up when restarted)
+    /// Revoke a key by id (a running gateway stops accepting it within 2 s)
     Revoke {
         id: String,
         #[command(flatten)]

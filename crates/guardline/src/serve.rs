@@ -66,6 +66,30 @@ pub fn init(args: InitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where the policies come from, kept so that SIGHUP can read them again.
+struct PolicyFiles {
+    default: Option<PathBuf>,
+    tenants: Vec<(String, PathBuf)>,
+}
+
+impl PolicyFiles {
+    fn load(&self) -> Result<PolicySet> {
+        let default = match &self.default {
+            Some(p) => load_policy(p)?,
+            None => Policy::hk_baseline(),
+        };
+        let mut set = PolicySet {
+            default: Arc::new(default),
+            tenants: Default::default(),
+        };
+        for (name, path) in &self.tenants {
+            set.tenants
+                .insert(name.clone(), Arc::new(load_policy(path)?));
+        }
+        Ok(set)
+    }
+}
+
 fn load_policy(path: &Path) -> Result<Policy> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read policy {}", path.display()))?;
@@ -89,7 +113,8 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
         config.server.listen = l;
     }
     let data_dir = global.data_dir()?;
-    let keys = KeyStore::load(&keys_path(&data_dir))?;
+    let keys_file = keys_path(&data_dir);
+    let keys = KeyStore::load(&keys_file)?;
     if keys.is_empty() && !config.server.listen.ip().is_loopback() {
         bail!(
             "refusing to listen on {} with no client keys: create one with `guardline keys \
@@ -97,19 +122,15 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             config.server.listen
         );
     }
-    let default = match args.policy.as_ref().or(config.policy.file.as_ref()) {
-        Some(p) => load_policy(p)?,
-        None => Policy::hk_baseline(),
-    };
-    let mut policies = PolicySet {
-        default: Arc::new(default),
-        tenants: Default::default(),
-    };
-    for (name, t) in &config.tenants {
-        policies
+    let policy_files = PolicyFiles {
+        default: args.policy.clone().or(config.policy.file.clone()),
+        tenants: config
             .tenants
-            .insert(name.clone(), Arc::new(load_policy(&t.policy)?));
-    }
+            .iter()
+            .map(|(name, t)| (name.clone(), t.policy.clone()))
+            .collect(),
+    };
+    let policies = policy_files.load()?;
     let key = guardline_scan::keys::resolve(&guardline_scan::keys::KeySource {
         key_file: None,
         secret: std::env::var("GUARDLINE_KEY").ok(),
@@ -185,7 +206,11 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
              upstream {upstream} · ledger {}",
             ledger.stats().await.map(|s| s.storage).unwrap_or_default()
         );
-        let app = guardline_gateway::router(Arc::new(gw));
+        let gw = Arc::new(gw);
+        #[cfg(unix)]
+        tokio::spawn(reload_on_hangup(gw.clone(), policy_files, keys_file.clone()));
+        tokio::spawn(watch_keys(gw.clone(), keys_file));
+        let app = guardline_gateway::router(gw);
         // Without TCP_NODELAY, a streamed event written right after another waits for the
         // client's delayed ACK (~40 ms): the time to first token would be Nagle's, not ours.
         let listener = listener.tap_io(|tcp| {
@@ -200,6 +225,65 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often the client-key store is looked at: `guardline keys create` and `keys revoke` take
+/// effect within this long, without a restart.
+const KEYS_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reloads the client keys whenever their file changes (size or modification time). A store that
+/// cannot be read keeps the keys in force, with an error in the log.
+async fn watch_keys(gw: Arc<Gateway>, path: PathBuf) {
+    let stamp = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    };
+    let mut last = stamp(&path);
+    let mut tick = tokio::time::interval(KEYS_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = stamp(&path);
+        if now == last {
+            continue;
+        }
+        last = now;
+        reload_keys(&gw, &path);
+    }
+}
+
+fn reload_keys(gw: &Gateway, path: &Path) {
+    match KeyStore::load(path) {
+        Ok(keys) => {
+            gw.set_keys(keys);
+        }
+        Err(e) => tracing::error!(error = %e, "cannot reload the client keys; the old ones stay"),
+    }
+}
+
+/// SIGHUP: reads the policy files and the client keys again. A policy that does not load keeps
+/// every policy as it was (nothing half-applied); a reload that does is recorded in the ledger.
+/// Upstreams, limits and the listen address need a restart.
+#[cfg(unix)]
+async fn reload_on_hangup(gw: Arc<Gateway>, files: PolicyFiles, keys_file: PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; policy reload needs a restart");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        reload_keys(&gw, &keys_file);
+        match files.load() {
+            Ok(set) => match gw.set_policies(set).await {
+                Ok(r) => tracing::info!(seq = r.seq, "policies reloaded and recorded"),
+                Err(e) => tracing::error!(error = %e, "policies reloaded, but recording it failed"),
+            },
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "policy reload failed; the old policies stay")
+            }
+        }
+    }
 }
 
 async fn shutdown() {

@@ -197,3 +197,145 @@ fn serve_without_config_records_its_policy() {
         .iter()
         .any(|r| r["action"] == "pseudonymise"));
 }
+
+/// Runs `guardline` with its data in `dir`; returns stdout, failing the test on a non-zero exit.
+fn guardline(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_guardline"))
+        .args(args)
+        .env("GUARDLINE_DATA_DIR", dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "guardline {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Waits (up to 20 s) until `probe` returns true; the gateway reloads keys every 2 s.
+fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !probe() {
+        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Keys created or revoked while the gateway runs take effect without a restart; SIGHUP reloads
+/// the policy files, is recorded in the ledger, and a broken file leaves the policy in force.
+#[cfg(unix)]
+#[test]
+fn keys_and_policies_reload_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    let write_policy = |name: &str| {
+        std::fs::write(
+            &policy,
+            format!(
+                "name = \"{name}\"\n[request]\ndefault = \"allow\"\n\n[[request.rules]]\nid = \
+                 \"block-secrets\"\nkinds = [\"secret.*\"]\naction = \"block\"\n"
+            ),
+        )
+        .unwrap()
+    };
+    write_policy("first");
+    let admin = guardline(dir.path(), &["keys", "create", "--tenant", "ops", "--admin"]);
+    let admin = admin.trim().to_string();
+    let (mut gw, base, stderr) =
+        start_serve(dir.path(), &["--policy", policy.to_str().unwrap()]);
+    // The log, line by line, without blocking the test on a gateway that stays up.
+    let (log_tx, log) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stderr.map_while(Result::ok) {
+            let _ = log_tx.send(line);
+        }
+    });
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = reqwest::Client::new();
+    let guard_status = |key: &str| {
+        rt.block_on(async {
+            http.post(format!("{base}/guard"))
+                .bearer_auth(key)
+                .json(&json!({"text": "hello"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    let policy_name = || {
+        rt.block_on(async {
+            let v: Value = http
+                .get(base.replace("/v1", "/admin/policy"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["default"]["name"].as_str().unwrap_or_default().to_string()
+        })
+    };
+    assert_eq!(guard_status(&admin), 200);
+    assert_eq!(policy_name(), "first");
+
+    // A key created now works without a restart; revoked, it stops working.
+    let app = guardline(dir.path(), &["keys", "create", "--tenant", "shop"]);
+    let app = app.trim().to_string();
+    eventually("a new key is accepted", || guard_status(&app) == 200);
+    let id = guardline(dir.path(), &["keys", "list"])
+        .lines()
+        .find(|l| l.contains("shop"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    guardline(dir.path(), &["keys", "revoke", &id]);
+    eventually("a revoked key is refused", || guard_status(&app) == 401);
+    assert_eq!(guard_status(&admin), 200);
+
+    // SIGHUP reloads the policy; a broken file keeps the one in force.
+    let hup = || {
+        let ok = Command::new("kill")
+            .args(["-HUP", &gw.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    };
+    write_policy("second");
+    hup();
+    eventually("the new policy is in force", || policy_name() == "second");
+    std::fs::write(&policy, "name = [not toml").unwrap();
+    hup();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let line = log
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("no 'policy reload failed' in the log");
+        if line.contains("policy reload failed") {
+            assert!(line.contains("policy.toml"), "{line}");
+            break;
+        }
+    }
+    assert_eq!(policy_name(), "second");
+    let _ = gw.kill();
+    let _ = gw.wait();
+
+    // The ledger shows when each policy came into force, and the key changes.
+    let changes: Vec<Value> = guardline(dir.path(), &["audit", "export", "--kind", "config_change"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["body"].clone())
+        .collect();
+    let reloads: Vec<&Value> = changes
+        .iter()
+        .filter(|b| b["change"] == "gateway_reload")
+        .collect();
+    assert_eq!(reloads.len(), 1, "{changes:?}");
+    assert_eq!(reloads[0]["policies"]["default"]["name"], "second");
+    assert_eq!(reloads[0]["access"], "keys");
+    assert!(changes.iter().any(|b| b["action"] == "client_key_revoked"));
+}
