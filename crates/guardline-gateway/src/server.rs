@@ -457,10 +457,10 @@ impl Gateway {
             .or(self.upstream.as_ref())
     }
 
-    /// A keyed hash of content, for joining records without keeping the content.
-    fn content_hash(&self, v: &Value) -> String {
-        let bytes = serde_json::to_vec(v).unwrap_or_default();
-        blake3::keyed_hash(self.key.as_bytes(), &bytes).to_hex()[..32].to_string()
+    /// A keyed hash of content (the serialised body), for joining records without keeping the
+    /// content.
+    fn content_hash(&self, bytes: &[u8]) -> String {
+        blake3::keyed_hash(self.key.as_bytes(), bytes).to_hex()[..32].to_string()
     }
 }
 
@@ -516,10 +516,28 @@ fn error(status: StatusCode, code: &str, kind: &str, message: &str) -> Response 
         .into_response()
 }
 
+/// `glr_` and 24 hex digits: a keyed hash of a per-process counter under a random key, so ids
+/// are unique, unguessable and say nothing about request volume, without a system call each.
 fn new_request_id() -> String {
-    let mut b = [0u8; 12];
-    getrandom::fill(&mut b).unwrap_or_default();
-    format!("glr_{}", hex::encode(b))
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let key = KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        if getrandom::fill(&mut k).is_err() {
+            // No entropy source: still unique within the process, and the time separates
+            // processes.
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            k[..16].copy_from_slice(&t.as_nanos().to_le_bytes());
+            k[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+        }
+        k
+    });
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let h = blake3::keyed_hash(key, &n.to_le_bytes());
+    format!("glr_{}", hex::encode(&h.as_bytes()[..12]))
 }
 
 fn label(mut resp: Response, request_id: &str, decision: Decision, ai: bool) -> Response {
@@ -712,6 +730,21 @@ async fn exchange(
     let policy = gw.policies.load().for_tenant(&tenant).clone();
     let mut vault = Vault::new();
     let checked = gw.guard.request(&policy, endpoint, &mut req, &mut vault);
+    // Serialised once: hashed for the record, and (unless blocked) the body sent upstream.
+    let Ok(sent) = serde_json::to_vec(&req) else {
+        // Cannot happen for a parsed `Value`; never send a body that was not the checked one.
+        return label(
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "server_error",
+                "the checked request could not be serialised",
+            ),
+            &request_id,
+            Decision::Block,
+            false,
+        );
+    };
     let mut record = Record {
         request_id: request_id.clone(),
         tenant,
@@ -725,7 +758,7 @@ async fn exchange(
         response_rules: Vec::new(),
         decision: checked.verdict.decision,
         status: 200,
-        content_hash: Some(gw.content_hash(&req)),
+        content_hash: Some(gw.content_hash(&sent)),
         started,
         upstream_time: None,
         note: None,
@@ -791,7 +824,8 @@ async fn exchange(
         .client
         .post(format!("{}/{path}", upstream.base))
         .timeout(upstream.cfg.total_timeout())
-        .json(&req);
+        .header("content-type", "application/json")
+        .body(sent);
     call = upstream.authorize(call, &caller, &headers);
     let t0 = Instant::now();
     let resp = match tokio::time::timeout(upstream.cfg.first_byte_timeout(), call.send()).await {
