@@ -85,6 +85,9 @@ pub struct UpstreamConfig {
     pub api_key_env: Option<String>,
     /// A name for records and metrics [default: the URL's host].
     pub name: Option<String>,
+    /// PEM file of extra root certificates to trust for this upstream (a private CA in front
+    /// of an in-house vLLM, say), on top of the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
     #[serde(default = "default_connect_ms")]
     pub connect_timeout_ms: u64,
     /// Until the first byte of the reply (headers) arrives.
@@ -111,6 +114,7 @@ impl UpstreamConfig {
             url: url.to_string(),
             api_key_env: Some("OPENAI_API_KEY".into()),
             name: None,
+            ca_file: None,
             connect_timeout_ms: default_connect_ms(),
             first_byte_timeout_ms: default_first_byte_ms(),
             total_timeout_ms: default_total_ms(),
@@ -231,6 +235,7 @@ rate_limit_burst = 0        # default: the rate
 # [upstream]
 # url = "https://api.openai.com/v1"
 # api_key_env = "OPENAI_API_KEY"   # the environment variable that holds the key
+# ca_file = "internal-ca.pem"      # extra roots to trust (a private CA), besides the system's
 # connect_timeout_ms = 5000
 # first_byte_timeout_ms = 60000
 # total_timeout_ms = 600000

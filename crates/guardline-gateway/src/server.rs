@@ -8,9 +8,9 @@
 use crate::config::{Config, UpstreamConfig};
 use crate::guard::{Checked, Guard};
 use crate::keys::KeyStore;
-use arc_swap::ArcSwap;
 use crate::stream::StreamGuard;
 use crate::surfaces::Endpoint;
+use arc_swap::ArcSwap;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -43,9 +43,30 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(cfg: &UpstreamConfig) -> Result<Upstream, String> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout())
-            .pool_max_idle_per_host(64)
+            .pool_max_idle_per_host(64);
+        if let Some(path) = &cfg.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                format!(
+                    "upstream {}: cannot read ca_file {}: {e}",
+                    cfg.url,
+                    path.display()
+                )
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "upstream {}: ca_file {} holds no PEM certificate",
+                        cfg.url,
+                        path.display()
+                    )
+                })?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("upstream {}: {e}", cfg.url))?;
         let key = cfg
@@ -843,7 +864,10 @@ async fn exchange(
             return upstream_failure(&gw, record, &request_id, 504, "upstream timed out").await
         }
         Ok(Err(e)) => {
-            let what = if e.is_connect() {
+            let what = if is_tls_refusal(&e) {
+                "the upstream's TLS certificate is not trusted (for a private CA, set ca_file \
+                 in its [upstream] or [[routes]] section)"
+            } else if e.is_connect() {
                 "cannot connect to the upstream"
             } else {
                 "the upstream connection failed"
@@ -944,6 +968,21 @@ async fn exchange(
         decision,
         endpoint != Endpoint::Embeddings,
     )
+}
+
+/// A TLS handshake that failed on the upstream's certificate (unknown issuer, wrong name,
+/// expired): worth its own message, since the fix is configuration. Judged from the error chain's
+/// text, which names the certificate problem but never any content.
+fn is_tls_refusal(e: &reqwest::Error) -> bool {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if text.contains("certificate") || text.contains("UnknownIssuer") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn rules_of(c: &Checked) -> Vec<String> {

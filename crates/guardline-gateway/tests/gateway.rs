@@ -377,8 +377,14 @@ async fn tool_definitions_are_checked() {
     let sent = seen[0]["tools"][0]["function"]["parameters"]["properties"]["id"]["description"]
         .as_str()
         .unwrap();
-    assert!(sent.contains("HK_ID_") && !sent.contains("A123456"), "{sent}");
-    assert_eq!(seen[0]["tools"][0]["function"]["description"], "Looks up a customer");
+    assert!(
+        sent.contains("HK_ID_") && !sent.contains("A123456"),
+        "{sent}"
+    );
+    assert_eq!(
+        seen[0]["tools"][0]["function"]["description"],
+        "Looks up a customer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -697,4 +703,138 @@ async fn a_panicking_handler_answers_a_clean_500() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "internal_error");
     assert!(!body.to_string().contains("A123456"), "{body}");
+}
+
+/// Serves `app` over TLS on a loopback port with a certificate for `localhost` and 127.0.0.1
+/// signed by a fresh private CA; returns the base URL and the CA's PEM.
+async fn serve_tls(app: Router) -> (String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    let tls = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake: nothing to serve.
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            });
+        }
+    });
+    (format!("https://{addr}"), ca.pem())
+}
+
+/// An HTTPS upstream behind a private CA: refused with a message that names the fix until its CA
+/// is configured (`ca_file`), then used like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_upstream_with_a_private_ca() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mock = Mock::default();
+    let (upstream, ca_pem) = serve_tls(
+        Router::new()
+            .route("/v1/chat/completions", post(mock_chat))
+            .with_state(mock.clone()),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let ledger = Ledger::open(
+        &Location::Sqlite(dir.path().join("ledger.sqlite")),
+        Options::default(),
+    )
+    .await
+    .unwrap();
+    let key = Key::derive(b"gateway test");
+    let gateway = |config: String| {
+        let config = Config::from_toml(&config, "test").unwrap();
+        Gateway::new(
+            &config,
+            Guard::new(engine(), key.clone()),
+            PolicySet::default(),
+            ledger.clone(),
+            key.clone(),
+            None,
+            KeyStore::default(),
+        )
+    };
+    let ask = |base: String| async move {
+        let r = client()
+            .post(format!("{base}/v1/chat/completions"))
+            .json(&json!({"model": "m", "messages": [{"role": "user", "content": format!("HKID {HKID}")}]}))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+
+    let untrusting = gateway(format!("[upstream]\nurl = \"{upstream}/v1\"")).unwrap();
+    let base = serve(guardline_gateway::router(Arc::new(untrusting))).await;
+    let (status, body) = ask(base).await;
+    assert_eq!(status, 502, "{body}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("certificate") && msg.contains("ca_file"),
+        "{msg}"
+    );
+    assert!(mock.seen.lock().unwrap().is_empty());
+
+    let trusting = gateway(format!(
+        "[upstream]\nurl = \"{upstream}/v1\"\nca_file = {:?}",
+        ca_file.display().to_string()
+    ))
+    .unwrap();
+    let base = serve(guardline_gateway::router(Arc::new(trusting))).await;
+    let (status, body) = ask(base).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        format!("You said: HKID {HKID}")
+    );
+    let seen = mock.seen.lock().unwrap().clone();
+    assert!(!seen[0].to_string().contains("A123456"));
+
+    // A ca_file that is missing or holds no certificate is a start-up error naming it.
+    let e = gateway(format!(
+        "[upstream]\nurl = \"{upstream}/v1\"\nca_file = \"/nonexistent/ca.pem\""
+    ))
+    .err()
+    .unwrap();
+    assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+    std::fs::write(dir.path().join("empty.pem"), "not a certificate").unwrap();
+    let e = gateway(format!(
+        "[upstream]\nurl = \"{upstream}/v1\"\nca_file = {:?}",
+        dir.path().join("empty.pem").display().to_string()
+    ))
+    .err()
+    .unwrap();
+    assert!(e.contains("no PEM certificate"), "{e}");
 }
