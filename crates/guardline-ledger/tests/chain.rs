@@ -534,7 +534,10 @@ async fn pruning_bodies_keeps_the_chain_verifiable(db: Db) {
 /// along the way).
 async fn many_tasks_append_without_loss_or_fork(db: Db) {
     let mut base = 0;
-    for sync in [guardline_ledger::SyncMode::Full, guardline_ledger::SyncMode::Normal] {
+    for sync in [
+        guardline_ledger::SyncMode::Full,
+        guardline_ledger::SyncMode::Normal,
+    ] {
         let ledger = db
             .open(Options {
                 sync,
@@ -562,7 +565,11 @@ async fn many_tasks_append_without_loss_or_fork(db: Db) {
             seqs.extend(mine);
         }
         seqs.sort_unstable();
-        assert_eq!(seqs, (base + 1..=base + 32 * 60).collect::<Vec<i64>>(), "{sync:?}");
+        assert_eq!(
+            seqs,
+            (base + 1..=base + 32 * 60).collect::<Vec<i64>>(),
+            "{sync:?}"
+        );
         base += 32 * 60;
         let report = ledger.verify(&VerifyOptions::default()).await.unwrap();
         assert!(report.intact(), "{sync:?}: {:?}", report.problems);

@@ -208,7 +208,11 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
         );
         let gw = Arc::new(gw);
         #[cfg(unix)]
-        tokio::spawn(reload_on_hangup(gw.clone(), policy_files, keys_file.clone()));
+        tokio::spawn(reload_on_hangup(
+            gw.clone(),
+            policy_files,
+            keys_file.clone(),
+        ));
         tokio::spawn(watch_keys(gw.clone(), keys_file));
         let app = guardline_gateway::router(gw);
         // Without TCP_NODELAY, a streamed event written right after another waits for the
@@ -280,7 +284,10 @@ async fn reload_on_hangup(gw: Arc<Gateway>, files: PolicyFiles, keys_file: PathB
                 Err(e) => tracing::error!(error = %e, "policies reloaded, but recording it failed"),
             },
             Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "policy reload failed; the old policies stay")
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "policy reload failed; the old policies stay"
+                )
             }
         }
     }

@@ -217,7 +217,10 @@ fn guardline(dir: &Path, args: &[&str]) -> String {
 fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !probe() {
-        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
@@ -240,10 +243,12 @@ fn keys_and_policies_reload_while_serving() {
         .unwrap()
     };
     write_policy("first");
-    let admin = guardline(dir.path(), &["keys", "create", "--tenant", "ops", "--admin"]);
+    let admin = guardline(
+        dir.path(),
+        &["keys", "create", "--tenant", "ops", "--admin"],
+    );
     let admin = admin.trim().to_string();
-    let (mut gw, base, stderr) =
-        start_serve(dir.path(), &["--policy", policy.to_str().unwrap()]);
+    let (mut gw, base, stderr) = start_serve(dir.path(), &["--policy", policy.to_str().unwrap()]);
     // The log, line by line, without blocking the test on a gateway that stays up.
     let (log_tx, log) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -277,7 +282,10 @@ fn keys_and_policies_reload_while_serving() {
                 .json()
                 .await
                 .unwrap();
-            v["default"]["name"].as_str().unwrap_or_default().to_string()
+            v["default"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
         })
     };
     assert_eq!(guard_status(&admin), 200);
@@ -326,10 +334,11 @@ fn keys_and_policies_reload_while_serving() {
     let _ = gw.wait();
 
     // The ledger shows when each policy came into force, and the key changes.
-    let changes: Vec<Value> = guardline(dir.path(), &["audit", "export", "--kind", "config_change"])
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["body"].clone())
-        .collect();
+    let changes: Vec<Value> =
+        guardline(dir.path(), &["audit", "export", "--kind", "config_change"])
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["body"].clone())
+            .collect();
     let reloads: Vec<&Value> = changes
         .iter()
         .filter(|b| b["change"] == "gateway_reload")
