@@ -83,6 +83,8 @@ pub struct UpstreamConfig {
     pub url: String,
     /// The environment variable holding its API key (sent as `Authorization: Bearer`).
     pub api_key_env: Option<String>,
+    /// Send the key as it is in this header instead (Azure OpenAI's API keys: `api-key`).
+    pub api_key_header: Option<String>,
     /// A name for records and metrics [default: the URL's host].
     pub name: Option<String>,
     /// PEM file of extra root certificates to trust for this upstream (a private CA in front
@@ -113,6 +115,7 @@ impl UpstreamConfig {
         UpstreamConfig {
             url: url.to_string(),
             api_key_env: Some("OPENAI_API_KEY".into()),
+            api_key_header: None,
             name: None,
             ca_file: None,
             connect_timeout_ms: default_connect_ms(),
@@ -206,6 +209,13 @@ impl Config {
                     u.url
                 )));
             }
+            if let Some(h) = &u.api_key_header {
+                if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                    return Err(ConfigError::Invalid(format!(
+                        "{origin}: api_key_header `{h}` is not a valid HTTP header name"
+                    )));
+                }
+            }
         }
         for r in &c.routes {
             for g in &r.models {
@@ -245,6 +255,12 @@ rate_limit_burst = 0        # default: the rate
 # models = ["deepseek-*"]
 # url = "https://api.deepseek.com/v1"
 # api_key_env = "DEEPSEEK_API_KEY"
+
+# [[routes]]
+# models = ["gpt-4o*"]
+# url = "https://YOUR-RESOURCE.openai.azure.com/openai/v1"   # Azure OpenAI's v1 endpoint
+# api_key_env = "AZURE_OPENAI_API_KEY"
+# api_key_header = "api-key"       # Azure takes its keys in `api-key`, not `Authorization`
 
 # [[routes]]
 # models = ["qwen*", "llama*"]
@@ -290,6 +306,10 @@ mod tests {
             ("[upstream]\nurl = 'ftp://x'", "http"),
             ("[[routes]]\nmodels=['a[']\nurl='http://x'", "glob"),
             ("colour = 1", "unknown field"),
+            (
+                "[upstream]\nurl = 'https://x/v1'\napi_key_header = 'api key'",
+                "not a valid HTTP header name",
+            ),
         ] {
             let e = Config::from_toml(text, "g.toml").unwrap_err().to_string();
             assert!(e.contains(want) && e.contains("g.toml"), "{text}: {e}");

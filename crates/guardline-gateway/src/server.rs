@@ -97,17 +97,26 @@ struct Caller {
 }
 
 impl Upstream {
-    /// The upstream's own key; without one, in open mode only, the client's own key goes
-    /// through. A Guardline client key never does.
+    /// The upstream's own key (as a bearer token, or as it is in `api_key_header`); without one,
+    /// in open mode only, the client's own key goes through in the same header. A Guardline
+    /// client key never does.
     fn authorize(
         &self,
         call: reqwest::RequestBuilder,
         caller: &Caller,
         headers: &HeaderMap,
     ) -> reqwest::RequestBuilder {
-        match (&self.key, caller.open, headers.get("authorization")) {
-            (Some(k), _, _) => call.bearer_auth(k),
-            (None, true, Some(auth)) => call.header("authorization", auth),
+        let header = self.cfg.api_key_header.as_deref();
+        match (
+            &self.key,
+            caller.open,
+            headers.get(header.unwrap_or("authorization")),
+        ) {
+            (Some(k), _, _) => match header {
+                Some(h) => call.header(h, k),
+                None => call.bearer_auth(k),
+            },
+            (None, true, Some(auth)) => call.header(header.unwrap_or("authorization"), auth),
             _ => call,
         }
     }

@@ -838,3 +838,69 @@ async fn https_upstream_with_a_private_ca() {
     .unwrap();
     assert!(e.contains("no PEM certificate"), "{e}");
 }
+
+/// Azure OpenAI takes API keys in `api-key`: with `api_key_header` the upstream's key goes there
+/// as it is, and no `Authorization` header is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstream_key_can_go_in_another_header() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let seen: Arc<Mutex<Vec<(Option<String>, Option<String>)>>> = Arc::default();
+    let record = seen.clone();
+    let upstream = serve(Router::new().route(
+        "/v1/chat/completions",
+        post(move |headers: axum::http::HeaderMap| {
+            let record = record.clone();
+            async move {
+                let get = |h: &str| headers.get(h).map(|v| v.to_str().unwrap().to_string());
+                record
+                    .lock()
+                    .unwrap()
+                    .push((get("api-key"), get("authorization")));
+                Json(json!({"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}))
+            }
+        }),
+    ))
+    .await;
+    // A name no other test uses: the process environment is shared by the tests.
+    std::env::set_var("GUARDLINE_TEST_AZURE_KEY", "azure-secret");
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(
+        &Location::Sqlite(dir.path().join("ledger.sqlite")),
+        Options::default(),
+    )
+    .await
+    .unwrap();
+    let key = Key::derive(b"gateway test");
+    let config = Config::from_toml(
+        &format!(
+            "[upstream]\nurl = \"{upstream}/v1\"\napi_key_env = \"GUARDLINE_TEST_AZURE_KEY\"\n\
+             api_key_header = \"api-key\""
+        ),
+        "test",
+    )
+    .unwrap();
+    let gw = Gateway::new(
+        &config,
+        Guard::new(engine(), key.clone()),
+        PolicySet::default(),
+        ledger,
+        key,
+        None,
+        KeyStore::default(),
+    )
+    .unwrap();
+    let base = serve(guardline_gateway::router(Arc::new(gw))).await;
+    let r = client()
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth("client-key")
+        .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        vec![(Some("azure-secret".to_string()), None)]
+    );
+}

@@ -208,6 +208,32 @@ fn a_later_gateway_start_replaces_an_earlier_one_and_tenants_are_honoured() {
     });
 }
 
+/// `kill -HUP` reloads the policies and records `gateway_reload`: from then on that is what
+/// is in force, for better or worse.
+#[test]
+fn a_policy_reload_counts_like_a_start() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let mut strict = baseline();
+        strict["disclosure"] = json!(true);
+        add(
+            &f,
+            "config_change",
+            json!({"change": "gateway_start", "access": "keys", "policies": {"default": baseline(), "retail-bank": strict}}),
+        )
+        .await;
+        assert_eq!(st(&report(&f, BANK).await, "TIER-L1"), Status::Met);
+        add(
+            &f,
+            "config_change",
+            json!({"change": "gateway_reload", "access": "keys", "policies": {"default": baseline()}}),
+        )
+        .await;
+        let r = report(&f, BANK).await;
+        assert_ne!(st(&r, "TIER-L1"), Status::Met, "{}", detail(&r, "TIER-L1"));
+    });
+}
+
 #[test]
 fn without_a_gateway_table_gateway_evidence_is_not_credited() {
     rt().block_on(async {
