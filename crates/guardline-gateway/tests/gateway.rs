@@ -844,7 +844,9 @@ async fn https_upstream_with_a_private_ca() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upstream_key_can_go_in_another_header() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let seen: Arc<Mutex<Vec<(Option<String>, Option<String>)>>> = Arc::default();
+    // (api-key, authorization) of each request the upstream received.
+    type Seen = Vec<(Option<String>, Option<String>)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
     let record = seen.clone();
     let upstream = serve(Router::new().route(
         "/v1/chat/completions",
