@@ -387,7 +387,8 @@ mod fuzz {
                 "HKID A123456(3) ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq".into()
             )),
         ];
-        leaf.prop_recursive(4, 48, 6, |inner| {
+        // Deep enough for a tool parameter schema: tools/0/function/parameters/properties/x/…
+        leaf.prop_recursive(7, 64, 6, |inner| {
             let key = prop_oneof![
                 Just("messages".to_string()),
                 Just("content".to_string()),
@@ -399,6 +400,12 @@ mod fuzz {
                 Just("input".to_string()),
                 Just("choices".to_string()),
                 Just("message".to_string()),
+                Just("tools".to_string()),
+                Just("functions".to_string()),
+                Just("description".to_string()),
+                Just("parameters".to_string()),
+                Just("properties".to_string()),
+                Just("a/b~c".to_string()),
                 "[a-z]{1,6}",
             ];
             prop_oneof![
