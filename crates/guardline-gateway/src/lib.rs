@@ -15,6 +15,6 @@ pub mod stream;
 pub mod surfaces;
 
 pub use guard::{Checked, Guard, Located};
-pub use server::{panic_response, router, Gateway};
+pub use server::{panic_response, router, Gateway, Upstreams};
 pub use stream::{Released, StreamGuard};
 pub use surfaces::Endpoint;

@@ -84,6 +84,50 @@ impl Upstream {
     }
 }
 
+/// The default upstream and the routes by model name, built from one configuration.
+pub struct Upstreams {
+    default: Option<Arc<Upstream>>,
+    routes: Vec<(GlobSet, Arc<Upstream>)>,
+}
+
+impl Upstreams {
+    /// `upstream_override`: `--upstream` or `OPENAI_BASE_URL`, which win over the config file.
+    pub fn build(config: &Config, upstream_override: Option<&str>) -> Result<Upstreams, String> {
+        let default = match (upstream_override, &config.upstream) {
+            (Some(url), Some(cfg)) => Some(UpstreamConfig {
+                url: url.to_string(),
+                ..cfg.clone()
+            }),
+            (Some(url), None) => Some(UpstreamConfig::from_url(url)),
+            (None, cfg) => cfg.clone(),
+        };
+        let default = default
+            .map(|u| Upstream::new(&u).map(Arc::new))
+            .transpose()?;
+        let mut routes = Vec::new();
+        for r in &config.routes {
+            let mut b = GlobSetBuilder::new();
+            for g in &r.models {
+                b.add(Glob::new(g).map_err(|e| e.to_string())?);
+            }
+            routes.push((
+                b.build().map_err(|e| e.to_string())?,
+                Arc::new(Upstream::new(&r.upstream)?),
+            ));
+        }
+        Ok(Upstreams { default, routes })
+    }
+
+    /// The first route whose globs match the model, else the default.
+    fn route(&self, model: &str) -> Option<&Arc<Upstream>> {
+        self.routes
+            .iter()
+            .find(|(g, _)| g.is_match(model))
+            .map(|(_, u)| u)
+            .or(self.default.as_ref())
+    }
+}
+
 type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 /// Who is calling: the key's tenant and id (`open` without keys).
@@ -257,8 +301,8 @@ pub struct Gateway {
     guard: Guard,
     /// Replaced whole on reload (SIGHUP): a request keeps the policy it started with.
     policies: ArcSwap<PolicySet>,
-    upstream: Option<Arc<Upstream>>,
-    routes: Vec<(GlobSet, Arc<Upstream>)>,
+    /// Replaced whole on reload, like the policies.
+    upstreams: ArcSwap<Upstreams>,
     ledger: Ledger,
     key: Key,
     body_limit: usize,
@@ -283,33 +327,11 @@ impl Gateway {
         upstream_override: Option<&str>,
         keys: KeyStore,
     ) -> Result<Gateway, String> {
-        let upstream = match (upstream_override, &config.upstream) {
-            (Some(url), Some(cfg)) => Some(UpstreamConfig {
-                url: url.to_string(),
-                ..cfg.clone()
-            }),
-            (Some(url), None) => Some(UpstreamConfig::from_url(url)),
-            (None, cfg) => cfg.clone(),
-        };
-        let upstream = upstream
-            .map(|u| Upstream::new(&u).map(Arc::new))
-            .transpose()?;
-        let mut routes = Vec::new();
-        for r in &config.routes {
-            let mut b = GlobSetBuilder::new();
-            for g in &r.models {
-                b.add(Glob::new(g).map_err(|e| e.to_string())?);
-            }
-            routes.push((
-                b.build().map_err(|e| e.to_string())?,
-                Arc::new(Upstream::new(&r.upstream)?),
-            ));
-        }
+        let upstreams = Upstreams::build(config, upstream_override)?;
         Ok(Gateway {
             guard,
             policies: ArcSwap::from_pointee(policies),
-            upstream,
-            routes,
+            upstreams: ArcSwap::from_pointee(upstreams),
             ledger,
             key,
             body_limit: config.server.body_limit,
@@ -345,8 +367,16 @@ impl Gateway {
         for (t, p) in &set.tenants {
             policies.insert(t.clone(), p.summary());
         }
+        let ups = self.upstreams.load();
+        let upstreams: Vec<&str> = ups
+            .default
+            .iter()
+            .chain(ups.routes.iter().map(|(_, u)| u))
+            .map(|u| u.name.as_str())
+            .collect();
         let body = json!({
             "change": change,
+            "upstreams": upstreams,
             "access": if self.open_mode() { "open" } else { "keys" },
             "keys": self.keys.load().keys.len(),
             "labels": ["x-guardline-ai-generated", "x-guardline-request-id", "x-guardline-decision"],
@@ -466,12 +496,9 @@ impl Gateway {
 
     /// For the start-up banner.
     pub fn upstream_summary(&self) -> String {
-        let mut parts: Vec<String> = self.upstream.iter().map(|u| u.base.clone()).collect();
-        parts.extend(
-            self.routes
-                .iter()
-                .map(|(_, u)| format!("{} (routed)", u.base)),
-        );
+        let u = self.upstreams.load();
+        let mut parts: Vec<String> = u.default.iter().map(|u| u.base.clone()).collect();
+        parts.extend(u.routes.iter().map(|(_, u)| format!("{} (routed)", u.base)));
         if parts.is_empty() {
             "none (model calls answer 503; /v1/guard works)".into()
         } else {
@@ -479,12 +506,14 @@ impl Gateway {
         }
     }
 
-    fn route(&self, model: &str) -> Option<&Arc<Upstream>> {
-        self.routes
-            .iter()
-            .find(|(g, _)| g.is_match(model))
-            .map(|(_, u)| u)
-            .or(self.upstream.as_ref())
+    /// Replaces the upstreams and routes (the config file was reloaded). Requests in flight
+    /// finish on the upstream they started with.
+    pub fn set_upstreams(&self, upstreams: Upstreams) {
+        self.upstreams.store(Arc::new(upstreams));
+    }
+
+    fn route(&self, model: &str) -> Option<Arc<Upstream>> {
+        self.upstreams.load().route(model).cloned()
     }
 
     /// A keyed hash of content (the serialised body), for joining records without keeping the
@@ -825,7 +854,7 @@ async fn exchange(
         );
     }
 
-    let Some(upstream) = gw.route(&model).cloned() else {
+    let Some(upstream) = gw.route(&model) else {
         record.status = 503;
         record.request = Some(checked);
         record.note = Some("no upstream configured".into());
@@ -1264,7 +1293,7 @@ async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response 
         Ok(c) => c,
         Err(r) => return label(r, &request_id, Decision::Block, false),
     };
-    let Some(up) = gw.upstream.clone() else {
+    let Some(up) = gw.upstreams.load().default.clone() else {
         let ids: Vec<Value> = Vec::new();
         return label(
             Json(json!({"object": "list", "data": ids})).into_response(),

@@ -8,7 +8,7 @@ use clap::Args;
 use guardline_detect::Engine;
 use guardline_gateway::config::{Config, TEMPLATE};
 use guardline_gateway::keys::{keys_path, KeyStore};
-use guardline_gateway::{Gateway, Guard};
+use guardline_gateway::{Gateway, Guard, Upstreams};
 use guardline_ledger::{checkpoint, Ledger, Options};
 use guardline_policy::{Policy, PolicySet};
 use std::path::{Path, PathBuf};
@@ -73,6 +73,20 @@ struct PolicyFiles {
 }
 
 impl PolicyFiles {
+    /// `--policy` wins over the config's `[policy] file`.
+    fn of(config: &Config, policy_arg: Option<&Path>) -> PolicyFiles {
+        PolicyFiles {
+            default: policy_arg
+                .map(Path::to_path_buf)
+                .or(config.policy.file.clone()),
+            tenants: config
+                .tenants
+                .iter()
+                .map(|(name, t)| (name.clone(), t.policy.clone()))
+                .collect(),
+        }
+    }
+
     fn load(&self) -> Result<PolicySet> {
         let default = match &self.default {
             Some(p) => load_policy(p)?,
@@ -96,19 +110,24 @@ fn load_policy(path: &Path) -> Result<Policy> {
     Ok(Policy::from_toml(&text, &path.display().to_string())?)
 }
 
-pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
-    let config_path = args.config.clone().or_else(|| {
-        let p = PathBuf::from("guardline.toml");
-        p.exists().then_some(p)
-    });
-    let mut config = match &config_path {
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    Ok(match path {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read {}", p.display()))?;
             Config::from_toml(&text, &p.display().to_string())?
         }
         None => Config::default(),
-    };
+    })
+}
+
+pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
+    let config_path = args.config.clone().or_else(|| {
+        let p = PathBuf::from("guardline.toml");
+        p.exists().then_some(p)
+    });
+    let mut config = load_config(config_path.as_deref())?;
+    let started = config.clone();
     if let Some(l) = args.listen {
         config.server.listen = l;
     }
@@ -122,15 +141,7 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             config.server.listen
         );
     }
-    let policy_files = PolicyFiles {
-        default: args.policy.clone().or(config.policy.file.clone()),
-        tenants: config
-            .tenants
-            .iter()
-            .map(|(name, t)| (name.clone(), t.policy.clone()))
-            .collect(),
-    };
-    let policies = policy_files.load()?;
+    let policies = PolicyFiles::of(&config, args.policy.as_deref()).load()?;
     let key = guardline_scan::keys::resolve(&guardline_scan::keys::KeySource {
         key_file: None,
         secret: std::env::var("GUARDLINE_KEY").ok(),
@@ -210,8 +221,13 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
         #[cfg(unix)]
         tokio::spawn(reload_on_hangup(
             gw.clone(),
-            policy_files,
-            keys_file.clone(),
+            Reload {
+                config_path,
+                started,
+                policy_arg: args.policy.clone(),
+                upstream_arg: args.upstream.clone(),
+                keys_file: keys_file.clone(),
+            },
         ));
         tokio::spawn(watch_keys(gw.clone(), keys_file));
         let app = guardline_gateway::router(gw);
@@ -266,29 +282,73 @@ fn reload_keys(gw: &Gateway, path: &Path) {
     }
 }
 
-/// SIGHUP: reads the policy files and the client keys again. A policy that does not load keeps
-/// every policy as it was (nothing half-applied); a reload that does is recorded in the ledger.
-/// Upstreams, limits and the listen address need a restart.
+/// What SIGHUP reads again, and what the gateway started with.
 #[cfg(unix)]
-async fn reload_on_hangup(gw: Arc<Gateway>, files: PolicyFiles, keys_file: PathBuf) {
+struct Reload {
+    config_path: Option<PathBuf>,
+    /// The config file as it was at start-up (before `--listen`).
+    started: Config,
+    policy_arg: Option<PathBuf>,
+    upstream_arg: Option<String>,
+    keys_file: PathBuf,
+}
+
+#[cfg(unix)]
+impl Reload {
+    /// Reads the config file, its policies and upstreams; applies them only if all of them load
+    /// (nothing half-applied), and records the change in the ledger.
+    async fn apply(&self, gw: &Gateway) -> Result<Result<i64, guardline_ledger::LedgerError>> {
+        let config = load_config(self.config_path.as_deref())?;
+        let policies = PolicyFiles::of(&config, self.policy_arg.as_deref()).load()?;
+        let upstreams =
+            Upstreams::build(&config, self.upstream_arg.as_deref()).map_err(anyhow::Error::msg)?;
+        for (section, then, now) in [
+            (
+                "[server]",
+                format!("{:?}", self.started.server),
+                format!("{:?}", config.server),
+            ),
+            (
+                "[ledger]",
+                format!("{:?}", self.started.ledger),
+                format!("{:?}", config.ledger),
+            ),
+        ] {
+            if then != now {
+                tracing::warn!("{section} changed: it takes effect at the next restart");
+            }
+        }
+        gw.set_upstreams(upstreams);
+        Ok(gw.set_policies(policies).await.map(|r| r.seq))
+    }
+}
+
+/// SIGHUP: reads the client keys, the config file's upstreams and routes, and the policy files
+/// again. Anything that does not load keeps everything as it was; a reload that does is recorded
+/// in the ledger. `[server]` and `[ledger]` need a restart.
+#[cfg(unix)]
+async fn reload_on_hangup(gw: Arc<Gateway>, reload: Reload) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot listen for SIGHUP; policy reload needs a restart");
+        tracing::warn!("cannot listen for SIGHUP; a reload needs a restart");
         return;
     };
     while hup.recv().await.is_some() {
-        reload_keys(&gw, &keys_file);
-        match files.load() {
-            Ok(set) => match gw.set_policies(set).await {
-                Ok(r) => tracing::info!(seq = r.seq, "policies reloaded and recorded"),
-                Err(e) => tracing::error!(error = %e, "policies reloaded, but recording it failed"),
-            },
-            Err(e) => {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    "policy reload failed; the old policies stay"
-                )
-            }
+        reload_keys(&gw, &reload.keys_file);
+        match reload.apply(&gw).await {
+            Ok(Ok(seq)) => tracing::info!(
+                seq,
+                upstreams = %gw.upstream_summary(),
+                "configuration and policies reloaded and recorded"
+            ),
+            Ok(Err(e)) => tracing::error!(
+                error = %e,
+                "configuration and policies reloaded, but recording the change failed"
+            ),
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "reload failed; the configuration and policies in force stay"
+            ),
         }
     }
 }

@@ -243,12 +243,29 @@ fn keys_and_policies_reload_while_serving() {
         .unwrap()
     };
     write_policy("first");
+    let config = dir.path().join("guardline.toml");
+    let write_config = |upstream: &str| {
+        std::fs::write(
+            &config,
+            format!("[upstream]\nurl = \"http://127.0.0.1:9/v1\"\nname = \"{upstream}\"\n"),
+        )
+        .unwrap()
+    };
+    write_config("first-upstream");
     let admin = guardline(
         dir.path(),
         &["keys", "create", "--tenant", "ops", "--admin"],
     );
     let admin = admin.trim().to_string();
-    let (mut gw, base, stderr) = start_serve(dir.path(), &["--policy", policy.to_str().unwrap()]);
+    let (mut gw, base, stderr) = start_serve(
+        dir.path(),
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
     // The log, line by line, without blocking the test on a gateway that stays up.
     let (log_tx, log) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -305,7 +322,8 @@ fn keys_and_policies_reload_while_serving() {
     eventually("a revoked key is refused", || guard_status(&app) == 401);
     assert_eq!(guard_status(&admin), 200);
 
-    // SIGHUP reloads the policy; a broken file keeps the one in force.
+    // SIGHUP reloads the config file's upstreams and the policy; a broken file keeps what is
+    // in force.
     let hup = || {
         let ok = Command::new("kill")
             .args(["-HUP", &gw.id().to_string()])
@@ -315,6 +333,7 @@ fn keys_and_policies_reload_while_serving() {
         assert!(ok);
     };
     write_policy("second");
+    write_config("second-upstream");
     hup();
     eventually("the new policy is in force", || policy_name() == "second");
     std::fs::write(&policy, "name = [not toml").unwrap();
@@ -323,8 +342,8 @@ fn keys_and_policies_reload_while_serving() {
     loop {
         let line = log
             .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .expect("no 'policy reload failed' in the log");
-        if line.contains("policy reload failed") {
+            .expect("no 'reload failed' in the log");
+        if line.contains("reload failed") {
             assert!(line.contains("policy.toml"), "{line}");
             break;
         }
@@ -345,6 +364,12 @@ fn keys_and_policies_reload_while_serving() {
         .collect();
     assert_eq!(reloads.len(), 1, "{changes:?}");
     assert_eq!(reloads[0]["policies"]["default"]["name"], "second");
+    assert_eq!(reloads[0]["upstreams"], json!(["second-upstream"]));
+    let start = changes
+        .iter()
+        .find(|b| b["change"] == "gateway_start")
+        .unwrap();
+    assert_eq!(start["upstreams"], json!(["first-upstream"]));
     assert_eq!(reloads[0]["access"], "keys");
     assert!(changes.iter().any(|b| b["action"] == "client_key_revoked"));
 }
