@@ -2,7 +2,8 @@
 # Gateway benchmarks for BENCHMARKS.md: added latency of `guardline serve` (default policy, 4 KB
 # chat requests holding personal data) against calling the mock upstream directly, at 1,000 req/s
 # and at the highest rate this machine sustains; added time to first token when streaming; memory
-# under load. Needs `oha` (cargo install oha). Usage: scripts/bench-gateway.sh [SECONDS]
+# under load; and the floor: a bare proxy on the same HTTP stack (`bare-proxy`: forwards bytes, no
+# checks, no ledger). Needs `oha` (cargo install oha). Usage: scripts/bench-gateway.sh [SECONDS]
 # Environment: GUARDLINE_BIN (another guardline binary, e.g. a baseline build), LEDGER_SYNC
 # (`full` or `normal`, written to [ledger] sync; unset: the default, normal), TTFT=0 (skip the
 # time-to-first-token runs).
@@ -16,6 +17,7 @@ cargo build -q --release -p guardline -p mock-upstream
 G=${GUARDLINE_BIN:-target/release/guardline}
 M=target/release/mock-upstream
 T=target/release/ttft
+P=target/release/bare-proxy
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "date: $(date -u +%F); oha $(oha --version | awk '{print $2}')"
 
@@ -24,6 +26,8 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT
 $M 127.0.0.1:9100 0 2>/dev/null & pids+=($!)
 $M 127.0.0.1:9101 20 2>/dev/null & pids+=($!)
+# The floor: the same HTTP stack forwarding bytes, with no checks and no ledger.
+$P 127.0.0.1:9300 http://127.0.0.1:9100/v1 2>/dev/null & pids+=($!)
 cat > "$out/guardline.toml" <<TOML
 [upstream]
 url = "http://127.0.0.1:9100/v1"
@@ -67,8 +71,10 @@ PY
 }
 echo "== added latency, 4 KB chat completions (non-streamed), ${secs} s each"
 load "direct to mock, 1000 req/s" http://127.0.0.1:9100/v1/chat/completions 1000
+load "through bare proxy, 1000 req/s" http://127.0.0.1:9300/v1/chat/completions 1000
 load "through guardline, 1000 req/s" http://127.0.0.1:9200/v1/chat/completions 1000
 load "direct to mock, max" http://127.0.0.1:9100/v1/chat/completions max
+load "through bare proxy, max" http://127.0.0.1:9300/v1/chat/completions max
 load "through guardline, max" http://127.0.0.1:9200/v1/chat/completions max
 echo "guardline peak RSS after load: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$gw/status)"
 if [ "${TTFT:-1}" != 0 ]; then

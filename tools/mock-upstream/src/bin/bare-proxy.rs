@@ -1,0 +1,75 @@
+//! `bare-proxy LISTEN UPSTREAM_BASE`: the floor under the gateway's added latency. The same
+//! stack as `guardline serve` (axum/hyper in, reqwest out, a multi-threaded Tokio runtime,
+//! `TCP_NODELAY`, a pooled upstream client), but it only forwards: it reads the body, posts it
+//! unchanged to `UPSTREAM_BASE/chat/completions`, and answers the upstream's bytes. No parsing,
+//! no checks, no ledger. What it adds over calling the upstream directly is what any proxy built
+//! this way pays on this machine for the extra hop; the rest of the gateway's figure is its own.
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::post;
+use axum::serve::ListenerExt;
+use axum::Router;
+use std::sync::Arc;
+
+struct Proxy {
+    client: reqwest::Client,
+    url: String,
+}
+
+async fn forward(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {
+    let sent = p
+        .client
+        .post(&p.url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await;
+    let (status, bytes) = match sent {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            match r.bytes().await {
+                Ok(b) => (status, b),
+                Err(_) => (502, Bytes::new()),
+            }
+        }
+        Err(_) => (502, Bytes::new()),
+    };
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    resp
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(listen), Some(upstream)) = (args.next(), args.next()) else {
+        eprintln!(
+            "usage: bare-proxy LISTEN UPSTREAM_BASE (e.g. 127.0.0.1:9300 http://127.0.0.1:9100/v1)"
+        );
+        std::process::exit(2);
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let proxy = Arc::new(Proxy {
+        client: reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("client"),
+        url: format!("{}/chat/completions", upstream.trim_end_matches('/')),
+    });
+    let app = Router::new()
+        .route("/v1/chat/completions", post(forward))
+        .with_state(proxy);
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .expect("bind")
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+    eprintln!("bare-proxy on http://{listen}/v1 -> {upstream}");
+    axum::serve(listener, app).await.expect("serve");
+}
