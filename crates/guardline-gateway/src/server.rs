@@ -431,11 +431,6 @@ impl Gateway {
         self.record_config("gateway_reload").await
     }
 
-    /// The policies in force now.
-    pub fn policies(&self) -> Arc<PolicySet> {
-        self.policies.load_full()
-    }
-
     /// Checks the bearer key (unless in open mode) and the caller's rate limit.
     fn authorize(&self, headers: &HeaderMap, admin: bool) -> Result<Caller, Response> {
         let keys = self.keys.load();
