@@ -543,7 +543,24 @@ fn eval(check: &str, suite: &str, ev: &EvidenceSet, catalog: &Catalog) -> Piece 
             reference,
         )
     } else if pass {
-        piece(check, Outcome::Pass, measured, reference)
+        // The point estimate meets the threshold; say so when its 95% interval does not (0 of
+        // 30 leaks is "≤ 1%" by the estimate, but could be 11%): the run was too small to show
+        // it, which an auditor should see. It still counts: the built-in suites are sized to
+        // run often, not to prove 1% bounds.
+        let doubt = match (metric.low, metric.high) {
+            (Some(lo), Some(hi)) if !(m.passes(lo) && m.passes(hi)) => {
+                "; the estimate meets it, its 95% interval does not: too few probes to show the \
+                 threshold (a larger data set, `guardline eval --dataset`, would)"
+                    .to_string()
+            }
+            _ => String::new(),
+        };
+        piece(
+            check,
+            Outcome::Pass,
+            format!("{measured}{doubt}"),
+            reference,
+        )
     } else {
         piece(
             check,
