@@ -382,6 +382,14 @@ pub struct GatewayProbes {
     pub personal_kinds: Vec<String>,
     pub secret_kinds: Vec<String>,
     pub injection_kinds: Vec<String>,
+    /// The score a probe finding carries: a rule whose `min_score` is above it does not act on
+    /// the probe (a policy that blocks only near-certain injection gets no credit for it).
+    #[serde(default = "default_probe_score")]
+    pub probe_score: f64,
+}
+
+fn default_probe_score() -> f64 {
+    0.8
 }
 
 #[derive(Debug, Clone, Deserialize)]

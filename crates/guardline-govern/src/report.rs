@@ -602,8 +602,9 @@ fn dimension_of(kind: &str) -> &'static str {
     }
 }
 
-/// What a recorded stage policy does with a finding of `kind` scored 1.0: `(action, rule id)`.
-pub fn decide(stage: &Value, kind: &str, new_in_response: bool) -> (String, String) {
+/// What a recorded stage policy does with a finding of `kind` scored `score`:
+/// `(action, rule id)`.
+pub fn decide(stage: &Value, kind: &str, score: f64, new_in_response: bool) -> (String, String) {
     let dim = dimension_of(kind);
     if let Some(rules) = stage.get("rules").and_then(Value::as_array) {
         for r in rules {
@@ -615,13 +616,21 @@ pub fn decide(stage: &Value, kind: &str, new_in_response: bool) -> (String, Stri
             };
             let kind_ok = strs("kinds").iter().any(|g| glob(g, kind));
             let dim_ok = strs("dimensions").contains(&dim);
-            // Probes score 1.0, which meets any rule's `min_score` (however it is recorded).
+            // `min_score` is recorded as a decimal string (ledger bodies carry no floats); a
+            // number from an older record is read too, and one that reads as neither is
+            // ignored rather than trusted to exclude the probe.
+            let min = r.get("min_score").and_then(|v| match v {
+                Value::String(s) => s.parse::<f64>().ok(),
+                Value::Number(n) => n.as_f64(),
+                _ => None,
+            });
+            let score_ok = min.is_none_or(|m| score >= m);
             let new_ok = new_in_response
                 || !r
                     .get("new_in_response")
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
-            if (kind_ok || dim_ok) && new_ok {
+            if (kind_ok || dim_ok) && score_ok && new_ok {
                 let action = r.get("action").and_then(Value::as_str).unwrap_or("allow");
                 let id = r.get("id").and_then(Value::as_str).unwrap_or("?");
                 return (action.to_string(), id.to_string());
@@ -636,11 +645,11 @@ pub fn decide(stage: &Value, kind: &str, new_in_response: bool) -> (String, Stri
 }
 
 /// Checks that every probe kind gets at least `floor`; the detail lists what falls short.
-fn probe(stage: &Value, kinds: &[String], new: bool, floor: &str) -> (bool, String) {
+fn probe(stage: &Value, kinds: &[String], score: f64, new: bool, floor: &str) -> (bool, String) {
     let mut weak = Vec::new();
     let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for k in kinds {
-        let (action, rule) = decide(stage, k, new);
+        let (action, rule) = decide(stage, k, score, new);
         if severity(&action) < severity(floor) {
             weak.push(format!("{k} → {action} ({rule})"));
         } else {
@@ -730,19 +739,43 @@ fn gateway(check: &str, a: &Assessment, ev: &EvidenceSet, catalog: &Catalog) -> 
     };
     match check {
         "gateway.request_privacy" => {
-            let (ok, d) = probe(request, &probes.personal_kinds, false, "pseudonymise");
+            let (ok, d) = probe(
+                request,
+                &probes.personal_kinds,
+                probes.probe_score,
+                false,
+                "pseudonymise",
+            );
             flag_piece(ok, format!("requests: {d}"))
         }
         "gateway.response_privacy" => {
-            let (ok1, d1) = probe(response, &probes.secret_kinds, true, "redact");
-            let (ok2, d2) = probe(response, &probes.personal_kinds, true, "flag");
+            let (ok1, d1) = probe(
+                response,
+                &probes.secret_kinds,
+                probes.probe_score,
+                true,
+                "redact",
+            );
+            let (ok2, d2) = probe(
+                response,
+                &probes.personal_kinds,
+                probes.probe_score,
+                true,
+                "flag",
+            );
             flag_piece(
                 ok1 && ok2,
                 format!("responses: {d1}; new personal data: {d2}"),
             )
         }
         "gateway.request_injection" => {
-            let (ok, d) = probe(request, &probes.injection_kinds, false, "block");
+            let (ok, d) = probe(
+                request,
+                &probes.injection_kinds,
+                probes.probe_score,
+                false,
+                "block",
+            );
             flag_piece(ok, format!("requests: {d}"))
         }
         "gateway.no_content_retained" => {

@@ -234,6 +234,32 @@ fn a_policy_reload_counts_like_a_start() {
     });
 }
 
+/// A policy that blocks injection only when it is near-certain gets no credit for blocking it:
+/// probes carry the catalogue's `probe_score` (0.8), and a rule with a higher `min_score` lets
+/// them through to the next rule.
+#[test]
+fn a_rule_above_the_probe_score_earns_no_credit() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let mut lax = baseline();
+        for r in lax["request"]["rules"].as_array_mut().unwrap() {
+            if r["id"] == "block-injection" {
+                r["min_score"] = json!("0.95");
+            }
+        }
+        add(&f, "config_change", gateway_start(lax, "keys")).await;
+        let r = report(&f, BANK).await;
+        let d = detail(&r, "CRM-01");
+        assert!(
+            d.contains("below block") && d.contains("flag-weak-injection"),
+            "{d}"
+        );
+        add(&f, "config_change", gateway_start(baseline(), "keys")).await;
+        let d = detail(&report(&f, BANK).await, "CRM-01");
+        assert!(d.contains("→ block (block-injection)"), "{d}");
+    });
+}
+
 #[test]
 fn without_a_gateway_table_gateway_evidence_is_not_credited() {
     rt().block_on(async {
@@ -525,16 +551,24 @@ fn combining_pieces() {
 #[test]
 fn policy_decisions_follow_first_match() {
     let b = baseline();
-    assert_eq!(decide(&b["request"], "hk_id", false).0, "pseudonymise");
-    assert_eq!(decide(&b["request"], "secret.openai_key", false).0, "block");
+    assert_eq!(decide(&b["request"], "hk_id", 0.8, false).0, "pseudonymise");
     assert_eq!(
-        decide(&b["request"], "injection.roleplay_jailbreak", false),
+        decide(&b["request"], "secret.openai_key", 0.8, false).0,
+        "block"
+    );
+    assert_eq!(
+        decide(&b["request"], "injection.roleplay_jailbreak", 0.8, false),
         ("block".into(), "block-injection".into())
     );
-    assert_eq!(decide(&b["response"], "email", true).0, "flag");
-    assert_eq!(decide(&b["response"], "email", false).0, "allow");
+    // Below the rule's `min_score` the next rule decides.
     assert_eq!(
-        decide(&json!({}), "email", false),
+        decide(&b["request"], "injection.roleplay_jailbreak", 0.5, false),
+        ("flag".into(), "flag-weak-injection".into())
+    );
+    assert_eq!(decide(&b["response"], "email", 0.8, true).0, "flag");
+    assert_eq!(decide(&b["response"], "email", 0.8, false).0, "allow");
+    assert_eq!(
+        decide(&json!({}), "email", 0.8, false),
         ("allow".into(), "default".into())
     );
     assert!(
