@@ -2,36 +2,9 @@
 //! Markdown and JSON (regenerate with `UPDATE_GOLDEN=1 cargo test -p guardline --test assess_cli`).
 
 mod common;
-use common::golden;
+use common::{golden, guardline, guardline_in};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn guardline_in(data: &Path, cwd: Option<&Path>, args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_guardline"));
-    cmd.args(args)
-        .env("GUARDLINE_DATA_DIR", data)
-        .env_remove("GUARDLINE_LEDGER");
-    if let Some(d) = cwd {
-        cmd.current_dir(d);
-    }
-    let out = cmd.output().expect("the guardline binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn guardline(data: &Path, args: &[&str]) -> Run {
-    guardline_in(data, None, args)
-}
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

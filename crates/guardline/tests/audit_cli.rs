@@ -1,30 +1,12 @@
 //! End-to-end: `guardline evidence` and `guardline audit` on a real ledger, tampered with behind
 //! the binary's back (Python's sqlite3), and the third-party verifier `scripts/ledger-verify.py`.
 
+mod common;
+use common::{guardline, Run};
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn guardline(data: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_guardline"))
-        .args(args)
-        .env("GUARDLINE_DATA_DIR", data)
-        .env_remove("GUARDLINE_LEDGER")
-        .output()
-        .expect("the guardline binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 fn python(args: &[&str]) -> Run {
     let out = Command::new("python3")

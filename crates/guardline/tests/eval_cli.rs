@@ -3,6 +3,9 @@
 //! codes, `eval compare`, a run killed half-way and resumed without sending any answered probe
 //! again, the request budget, bad data sets.
 
+mod common;
+use common::guardline;
+
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -14,27 +17,6 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn guardline(data: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_guardline"))
-        .args(args)
-        .env("GUARDLINE_DATA_DIR", data)
-        .env_remove("GUARDLINE_LEDGER")
-        .env_remove("OPENAI_API_KEY")
-        .output()
-        .expect("the guardline binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 /// 0: refuse everything; 1: comply with everything (canaries, leaks, "A"); 2: answer the first
 /// `limit` requests (refusing), then hang.

@@ -9,32 +9,16 @@
 //! `GUARDLINE_TEST_CHROMIUM=skip`, when it is skipped with a loud message.
 
 mod common;
-use common::golden;
+use common::{golden, guardline_in, Run};
 use guardline_ledger::{Ledger, Location, NewEvent, Options};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// Runs in `cwd`, where the fixture manifests' relative paths resolve.
 fn guardline(data: &Path, cwd: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_guardline"))
-        .args(args)
-        .current_dir(cwd)
-        .env("GUARDLINE_DATA_DIR", data)
-        .env_remove("GUARDLINE_LEDGER")
-        .output()
-        .expect("the guardline binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    guardline_in(data, Some(cwd), args)
 }
 
 fn fixtures() -> PathBuf {

@@ -3,6 +3,8 @@
 //! virtualenv and names its interpreter in `GUARDLINE_TEST_PYTHON`; without it the test uses
 //! `python3` if that can import `openai`, and otherwise says it was skipped.
 
+mod common;
+
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -200,17 +202,9 @@ fn serve_without_config_records_its_policy() {
 
 /// Runs `guardline` with its data in `dir`; returns stdout, failing the test on a non-zero exit.
 fn guardline(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_guardline"))
-        .args(args)
-        .env("GUARDLINE_DATA_DIR", dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "guardline {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let r = common::guardline(dir, args);
+    assert_eq!(r.code, 0, "guardline {args:?}: {}", r.stderr);
+    r.stdout
 }
 
 /// Waits (up to 20 s) until `probe` returns true; the gateway reloads keys every 2 s.
