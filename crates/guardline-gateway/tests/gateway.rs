@@ -150,23 +150,14 @@ async fn setup_full(
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(
-        &Location::Sqlite(dir.path().join("ledger.sqlite")),
-        Options::default(),
-    )
-    .await
-    .unwrap();
-    let key = Key::derive(b"gateway test");
-    let config = Config::from_toml(config, "test").unwrap();
+    let ledger = ledger_in(dir.path()).await;
     let upstream_url = format!("{upstream}/v1");
-    let gw = Gateway::new(
-        &config,
-        Guard::new(engine(), key.clone()),
-        policies,
-        ledger.clone(),
-        key,
+    let gw = gateway(
+        config,
+        &ledger,
         with_upstream.then_some(upstream_url.as_str()),
         keys,
+        policies,
     )
     .unwrap();
     let base = serve(guardline_gateway::router(Arc::new(gw))).await;
@@ -176,6 +167,36 @@ async fn setup_full(
         ledger,
         _dir: dir,
     }
+}
+
+/// A SQLite ledger in `dir`.
+async fn ledger_in(dir: &std::path::Path) -> Ledger {
+    Ledger::open(
+        &Location::Sqlite(dir.join("ledger.sqlite")),
+        Options::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// A gateway from a config text over `ledger`; `Err` is `Gateway::new`'s start-up error.
+fn gateway(
+    config: &str,
+    ledger: &Ledger,
+    upstream: Option<&str>,
+    keys: KeyStore,
+    policies: PolicySet,
+) -> Result<Gateway, String> {
+    let key = Key::derive(b"gateway test");
+    Gateway::new(
+        &Config::from_toml(config, "test").unwrap(),
+        Guard::new(engine(), key.clone()),
+        policies,
+        ledger.clone(),
+        key,
+        upstream,
+        keys,
+    )
 }
 
 fn client() -> reqwest::Client {
@@ -767,23 +788,14 @@ async fn https_upstream_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &ca_pem).unwrap();
-    let ledger = Ledger::open(
-        &Location::Sqlite(dir.path().join("ledger.sqlite")),
-        Options::default(),
-    )
-    .await
-    .unwrap();
-    let key = Key::derive(b"gateway test");
+    let ledger = ledger_in(dir.path()).await;
     let gateway = |config: String| {
-        let config = Config::from_toml(&config, "test").unwrap();
-        Gateway::new(
+        gateway(
             &config,
-            Guard::new(engine(), key.clone()),
-            PolicySet::default(),
-            ledger.clone(),
-            key.clone(),
+            &ledger,
             None,
             KeyStore::default(),
+            PolicySet::default(),
         )
     };
     let ask = |base: String| async move {
@@ -867,29 +879,16 @@ async fn the_upstream_key_can_go_in_another_header() {
     // A name no other test uses: the process environment is shared by the tests.
     std::env::set_var("GUARDLINE_TEST_AZURE_KEY", "azure-secret");
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(
-        &Location::Sqlite(dir.path().join("ledger.sqlite")),
-        Options::default(),
-    )
-    .await
-    .unwrap();
-    let key = Key::derive(b"gateway test");
-    let config = Config::from_toml(
+    let ledger = ledger_in(dir.path()).await;
+    let gw = gateway(
         &format!(
             "[upstream]\nurl = \"{upstream}/v1\"\napi_key_env = \"GUARDLINE_TEST_AZURE_KEY\"\n\
              api_key_header = \"api-key\""
         ),
-        "test",
-    )
-    .unwrap();
-    let gw = Gateway::new(
-        &config,
-        Guard::new(engine(), key.clone()),
-        PolicySet::default(),
-        ledger,
-        key,
+        &ledger,
         None,
         KeyStore::default(),
+        PolicySet::default(),
     )
     .unwrap();
     let base = serve(guardline_gateway::router(Arc::new(gw))).await;
