@@ -10,18 +10,7 @@ cd "$(dirname "$0")/.."
 secs=$1 rounds=$2; shift 2
 out=bench-out/ab && rm -rf "$out" && mkdir -p "$out"
 M=target/release/mock-upstream
-python3 - "$out/request.json" <<'PY'
-import json, sys
-para = ("Our clinic in Sha Tin needs a summary of the new appointment policy for patients. "
-        "病人可以透過網上系統預約覆診，亦可以致電診所查詢。請用簡單的語言解釋有關安排。 ")
-text = "Patient Chan Tai Man, HKID A123456(3), tel +852 9123 4567, e-mail chan.tm@example.com.hk. "
-while len(text.encode()) < 3900:
-    text += para
-body = {"model": "gpt-bench", "messages": [
-    {"role": "system", "content": "You are a helpful assistant for a Hong Kong clinic."},
-    {"role": "user", "content": text}]}
-open(sys.argv[1], "w").write(json.dumps(body, ensure_ascii=False))
-PY
+python3 scripts/gateway-request.py "$out/request.json" >/dev/null
 pids=(); cleanup() { kill "${pids[@]}" 2>/dev/null || true; }; trap cleanup EXIT
 $M 127.0.0.1:9110 0 2>/dev/null & pids+=($!)
 # The floor: the same HTTP stack forwarding bytes, with no checks and no ledger.

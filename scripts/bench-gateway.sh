@@ -41,21 +41,7 @@ GUARDLINE_DATA_DIR="$out/data" $G serve --config "$out/guardline.toml" --listen 
 pids+=($gw)
 for _ in $(seq 1 50); do curl -sf http://127.0.0.1:9200/healthz >/dev/null && break; sleep 0.1; done
 
-# A 4 KB chat request: bilingual prose with an HKID, a phone number and an e-mail address in it.
-python3 - "$out/request.json" <<'PY'
-import json, sys
-para = ("Our clinic in Sha Tin needs a summary of the new appointment policy for patients. "
-        "病人可以透過網上系統預約覆診，亦可以致電診所查詢。請用簡單的語言解釋有關安排。 ")
-text = "Patient Chan Tai Man, HKID A123456(3), tel +852 9123 4567, e-mail chan.tm@example.com.hk. "
-while len(text.encode()) < 3900:
-    text += para
-body = {"model": "gpt-bench", "messages": [
-    {"role": "system", "content": "You are a helpful assistant for a Hong Kong clinic."},
-    {"role": "user", "content": text}]}
-s = json.dumps(body, ensure_ascii=False)
-open(sys.argv[1], "w").write(s)
-print(f"request body: {len(s.encode())} bytes")
-PY
+python3 scripts/gateway-request.py "$out/request.json"
 
 load() { # label url rate|max
   local args=(-z "${secs}s" --no-tui --output-format json -m POST -H "content-type: application/json" -D "$out/request.json")
