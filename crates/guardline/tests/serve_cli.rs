@@ -140,12 +140,8 @@ fn official_openai_sdk_drives_the_gateway() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Every exchange the SDK made is in the ledger, and the ledger verifies.
-    let verify = Command::new(env!("CARGO_BIN_EXE_guardline"))
-        .args(["audit", "verify", "--format", "json"])
-        .env("GUARDLINE_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&verify.stdout).unwrap();
+    let verify = guardline(dir.path(), &["audit", "verify", "--format", "json"]);
+    let report: Value = serde_json::from_str(&verify).unwrap();
     assert_eq!(report["intact"], true, "{report}");
     assert!(report["events"].as_i64().unwrap() >= 5, "{report}");
 }
@@ -173,17 +169,7 @@ fn serve_without_config_records_its_policy() {
     let msg = body["error"]["message"].as_str().unwrap();
     assert!(msg.contains("--upstream"), "{msg}");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_guardline"))
-        .args(["audit", "export", "--kind", "config_change"])
-        .env("GUARDLINE_DATA_DIR", dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = guardline(dir.path(), &["audit", "export", "--kind", "config_change"]);
     let start = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
