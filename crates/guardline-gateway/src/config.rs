@@ -33,7 +33,7 @@ pub struct Config {
     pub ledger: LedgerConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Where to listen. Loopback by default.
@@ -168,7 +168,7 @@ pub struct TenantConfig {
     pub policy: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerConfig {
     /// `postgres://…` or a SQLite path [default: ledger.sqlite in the data directory].

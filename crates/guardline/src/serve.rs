@@ -302,21 +302,11 @@ impl Reload {
         let policies = PolicyFiles::of(&config, self.policy_arg.as_deref()).load()?;
         let upstreams =
             Upstreams::build(&config, self.upstream_arg.as_deref()).map_err(anyhow::Error::msg)?;
-        for (section, then, now) in [
-            (
-                "[server]",
-                format!("{:?}", self.started.server),
-                format!("{:?}", config.server),
-            ),
-            (
-                "[ledger]",
-                format!("{:?}", self.started.ledger),
-                format!("{:?}", config.ledger),
-            ),
-        ] {
-            if then != now {
-                tracing::warn!("{section} changed: it takes effect at the next restart");
-            }
+        if config.server != self.started.server {
+            tracing::warn!("[server] changed: it takes effect at the next restart");
+        }
+        if config.ledger != self.started.ledger {
+            tracing::warn!("[ledger] changed: it takes effect at the next restart");
         }
         gw.set_upstreams(upstreams);
         Ok(gw.set_policies(policies).await.map(|r| r.seq))
