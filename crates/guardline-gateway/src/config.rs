@@ -1,10 +1,11 @@
 //! `guardline.toml`: every key optional, each with a safe default. Secrets (upstream API keys)
-//! come from environment variables the file names, never from the file.
+//! come from environment variables or files the config names, never from the config itself.
+//! Relative paths in the file are read from the file's own directory.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +84,9 @@ pub struct UpstreamConfig {
     pub url: String,
     /// The environment variable holding its API key (sent as `Authorization: Bearer`).
     pub api_key_env: Option<String>,
+    /// Or a file holding the key (a mounted secret): read at start-up and again at each
+    /// `kill -HUP`, so a rotated key takes effect without a restart.
+    pub api_key_file: Option<PathBuf>,
     /// Send the key as it is in this header instead (Azure OpenAI's API keys: `api-key`).
     pub api_key_header: Option<String>,
     /// A name for records and metrics [default: the URL's host].
@@ -115,6 +119,7 @@ impl UpstreamConfig {
         UpstreamConfig {
             url: url.to_string(),
             api_key_env: Some("OPENAI_API_KEY".into()),
+            api_key_file: None,
             api_key_header: None,
             name: None,
             ca_file: None,
@@ -195,6 +200,49 @@ fn default_ledger_sync() -> guardline_ledger::SyncMode {
 }
 
 impl Config {
+    /// Reads and checks a config file; its relative paths are taken from its own directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+        let mut config = Config::from_toml(&text, &path.display().to_string())?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new("")));
+        Ok(config)
+    }
+
+    /// Makes the relative paths in the file (`ca_file`, `api_key_file`, policy files, a SQLite
+    /// ledger) relative to `base`, the file's directory, so the gateway reads the same files
+    /// whatever directory it was started from.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let at = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        for u in self
+            .upstream
+            .iter_mut()
+            .chain(self.routes.iter_mut().map(|r| &mut r.upstream))
+        {
+            u.ca_file.iter_mut().for_each(at);
+            u.api_key_file.iter_mut().for_each(at);
+        }
+        self.policy.file.iter_mut().for_each(at);
+        for t in self.tenants.values_mut() {
+            at(&mut t.policy);
+        }
+        if let Some(url) = &mut self.ledger.url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                let path = url
+                    .strip_prefix("sqlite://")
+                    .or_else(|| url.strip_prefix("sqlite:"))
+                    .unwrap_or(url);
+                if !path.is_empty() && !path.contains("://") && Path::new(path).is_relative() {
+                    *url = base.join(path).display().to_string();
+                }
+            }
+        }
+    }
+
     pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let c: Config =
             toml::from_str(text).map_err(|e| ConfigError::Invalid(format!("{origin}: {e}")))?;
@@ -206,6 +254,12 @@ impl Config {
             if !(u.url.starts_with("http://") || u.url.starts_with("https://")) {
                 return Err(ConfigError::Invalid(format!(
                     "{origin}: upstream url `{}` must start with http:// or https://",
+                    u.url
+                )));
+            }
+            if u.api_key_env.is_some() && u.api_key_file.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "{origin}: upstream `{}` names both api_key_env and api_key_file; keep one",
                     u.url
                 )));
             }
@@ -229,7 +283,8 @@ impl Config {
 }
 
 /// The commented configuration `guardline init` writes.
-pub const TEMPLATE: &str = r#"# guardline.toml: every key is optional; the values shown are the defaults.
+pub const TEMPLATE: &str = r#"# guardline.toml: every key is optional; the values shown are the defaults. Relative paths in
+# this file are read from the directory this file is in.
 # `kill -HUP` makes a running gateway read its upstreams, routes and policies again (and records
 # that in the ledger); [server] and [ledger] take effect at the next start.
 
@@ -246,7 +301,8 @@ rate_limit_burst = 0        # default: the rate
 # model calls answer 503 and /v1/guard still works.
 # [upstream]
 # url = "https://api.openai.com/v1"
-# api_key_env = "OPENAI_API_KEY"   # the environment variable that holds the key
+# api_key_env = "OPENAI_API_KEY"   # the environment variable that holds the key, or:
+# api_key_file = "/run/secrets/openai-key"   # a file holding it, read again at each `kill -HUP`
 # ca_file = "internal-ca.pem"      # extra roots to trust (a private CA), besides the system's
 # connect_timeout_ms = 5000
 # first_byte_timeout_ms = 60000
@@ -322,5 +378,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.routes[0].upstream.display_name(), "api.deepseek.com");
+        let both = "[upstream]\nurl = 'https://x/v1'\napi_key_env = 'K'\napi_key_file = 'k'";
+        let e = Config::from_toml(both, "g.toml").unwrap_err().to_string();
+        assert!(e.contains("api_key_env and api_key_file"), "{e}");
+    }
+
+    #[test]
+    fn relative_paths_are_read_from_the_config_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("guardline.toml");
+        std::fs::write(
+            &file,
+            "[upstream]\nurl = 'https://x/v1'\nca_file = 'ca.pem'\napi_key_file = 'secrets/key'\n\
+             [[routes]]\nmodels = ['m']\nurl = 'https://y/v1'\nca_file = '/etc/abs.pem'\n\
+             [policy]\nfile = 'policy.toml'\n[tenants.bank]\npolicy = '../bank.toml'\n\
+             [ledger]\nurl = 'sqlite:ledger/l.sqlite'\n",
+        )
+        .unwrap();
+        let c = Config::load(&file).unwrap();
+        let d = dir.path();
+        let up = c.upstream.as_ref().unwrap();
+        assert_eq!(up.ca_file.as_deref(), Some(d.join("ca.pem").as_path()));
+        assert_eq!(
+            up.api_key_file.as_deref(),
+            Some(d.join("secrets/key").as_path())
+        );
+        assert_eq!(
+            c.routes[0].upstream.ca_file.as_deref(),
+            Some(Path::new("/etc/abs.pem"))
+        );
+        assert_eq!(
+            c.policy.file.as_deref(),
+            Some(d.join("policy.toml").as_path())
+        );
+        assert_eq!(c.tenants["bank"].policy, d.join("../bank.toml"));
+        assert_eq!(
+            c.ledger.url.as_deref(),
+            Some(d.join("ledger/l.sqlite").display().to_string().as_str())
+        );
+        // A PostgreSQL URL or an absolute path stays as it is.
+        for url in ["postgres://u@h/db", "/var/lib/guardline/l.sqlite"] {
+            let mut c = Config::from_toml(&format!("[ledger]\nurl = '{url}'"), "t").unwrap();
+            c.resolve_paths(d);
+            assert_eq!(c.ledger.url.as_deref(), Some(url));
+        }
+        let missing = Config::load(&d.join("nope.toml")).unwrap_err().to_string();
+        assert!(missing.contains("nope.toml"), "{missing}");
     }
 }

@@ -69,11 +69,31 @@ impl Upstream {
         let client = builder
             .build()
             .map_err(|e| format!("upstream {}: {e}", cfg.url))?;
-        let key = cfg
-            .api_key_env
-            .as_ref()
-            .and_then(|v| std::env::var(v).ok())
-            .filter(|k| !k.is_empty());
+        let key = match &cfg.api_key_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    format!(
+                        "upstream {}: cannot read api_key_file {}: {e}",
+                        cfg.url,
+                        path.display()
+                    )
+                })?;
+                let key = text.trim();
+                if key.is_empty() {
+                    return Err(format!(
+                        "upstream {}: api_key_file {} is empty",
+                        cfg.url,
+                        path.display()
+                    ));
+                }
+                Some(key.to_string())
+            }
+            None => cfg
+                .api_key_env
+                .as_ref()
+                .and_then(|v| std::env::var(v).ok())
+                .filter(|k| !k.is_empty()),
+        };
         Ok(Upstream {
             name: cfg.display_name(),
             base: cfg.url.trim_end_matches('/').to_string(),

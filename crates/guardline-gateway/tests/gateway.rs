@@ -905,3 +905,70 @@ async fn the_upstream_key_can_go_in_another_header() {
         vec![(Some("azure-secret".to_string()), None)]
     );
 }
+
+/// `api_key_file`: the upstream's key is read from a file (trailing newline dropped); a file
+/// that is missing or empty is a start-up error that names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upstream_key_can_come_from_a_file() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let record = seen.clone();
+    let upstream = serve(Router::new().route(
+        "/v1/chat/completions",
+        post(move |headers: axum::http::HeaderMap| {
+            let record = record.clone();
+            async move {
+                record.lock().unwrap().push(
+                    headers
+                        .get("authorization")
+                        .map(|v| v.to_str().unwrap().to_string()),
+                );
+                Json(json!({"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}))
+            }
+        }),
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_in(dir.path()).await;
+    let key_file = dir.path().join("upstream.key");
+    let config = |path: &std::path::Path| {
+        format!(
+            "[upstream]\nurl = \"{upstream}/v1\"\napi_key_file = {:?}",
+            path.display().to_string()
+        )
+    };
+    let start = |text: String| {
+        gateway(
+            &text,
+            &ledger,
+            None,
+            KeyStore::default(),
+            PolicySet::default(),
+        )
+    };
+    std::fs::write(&key_file, "sk-from-file\n").unwrap();
+    let gw = start(config(&key_file)).unwrap();
+    let base = serve(guardline_gateway::router(Arc::new(gw))).await;
+    let r = client()
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hello"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        vec![Some("Bearer sk-from-file".to_string())]
+    );
+
+    let missing = dir.path().join("missing.key");
+    let e = start(config(&missing)).err().unwrap();
+    assert!(
+        e.contains("missing.key") && e.contains("api_key_file"),
+        "{e}"
+    );
+    std::fs::write(&key_file, " \n").unwrap();
+    let e = start(config(&key_file)).err().unwrap();
+    assert!(e.contains("upstream.key") && e.contains("empty"), "{e}");
+}

@@ -112,11 +112,7 @@ fn load_policy(path: &Path) -> Result<Policy> {
 
 fn load_config(path: Option<&Path>) -> Result<Config> {
     Ok(match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            Config::from_toml(&text, &p.display().to_string())?
-        }
+        Some(p) => Config::load(p)?,
         None => Config::default(),
     })
 }

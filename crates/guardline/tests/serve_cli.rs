@@ -223,15 +223,45 @@ fn keys_and_policies_reload_while_serving() {
         .unwrap()
     };
     write_policy("first");
-    let config = dir.path().join("guardline.toml");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // An upstream that answers with the key it was sent.
+    let mock = rt.block_on(async {
+        let app = Router::new().route(
+            "/v1/chat/completions",
+            post(|headers: axum::http::HeaderMap| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
+                    .to_string();
+                Json(json!({
+                    "id": "c1", "object": "chat.completion", "created": 1, "model": "m",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": auth}, "finish_reason": "stop"}]
+                }))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/v1")
+    });
+    // The config sits in its own directory, away from the gateway's working directory: the
+    // upstream key file it names is found beside it.
+    let conf_dir = dir.path().join("conf");
+    std::fs::create_dir(&conf_dir).unwrap();
+    let config = conf_dir.join("guardline.toml");
     let write_config = |upstream: &str| {
         std::fs::write(
             &config,
-            format!("[upstream]\nurl = \"http://127.0.0.1:9/v1\"\nname = \"{upstream}\"\n"),
+            format!(
+                "[upstream]\nurl = \"{mock}\"\nname = \"{upstream}\"\napi_key_file = \"upstream.key\"\n"
+            ),
         )
         .unwrap()
     };
     write_config("first-upstream");
+    std::fs::write(conf_dir.join("upstream.key"), "alpha\n").unwrap();
     let admin = guardline(
         dir.path(),
         &["keys", "create", "--tenant", "ops", "--admin"],
@@ -253,8 +283,6 @@ fn keys_and_policies_reload_while_serving() {
             let _ = log_tx.send(line);
         }
     });
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let http = reqwest::Client::new();
     let guard_status = |key: &str| {
         rt.block_on(async {
@@ -285,8 +313,27 @@ fn keys_and_policies_reload_while_serving() {
                 .to_string()
         })
     };
+    let upstream_saw = || {
+        rt.block_on(async {
+            let v: Value = http
+                .post(format!("{base}/chat/completions"))
+                .bearer_auth(&admin)
+                .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+    };
     assert_eq!(guard_status(&admin), 200);
     assert_eq!(policy_name(), "first");
+    assert_eq!(upstream_saw(), "Bearer alpha");
 
     // A key created now works without a restart; revoked, it stops working.
     let app = guardline(dir.path(), &["keys", "create", "--tenant", "shop"]);
@@ -314,8 +361,19 @@ fn keys_and_policies_reload_while_serving() {
     };
     write_policy("second");
     write_config("second-upstream");
+    std::fs::write(conf_dir.join("upstream.key"), "bravo").unwrap();
+    assert_eq!(
+        upstream_saw(),
+        "Bearer alpha",
+        "the key is read at start and at SIGHUP"
+    );
     hup();
     eventually("the new policy is in force", || policy_name() == "second");
+    assert_eq!(
+        upstream_saw(),
+        "Bearer bravo",
+        "a rotated upstream key is in force"
+    );
     std::fs::write(&policy, "name = [not toml").unwrap();
     hup();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -4,6 +4,8 @@
 //! unchanged to `UPSTREAM_BASE/chat/completions`, and answers the upstream's bytes. No parsing,
 //! no checks, no ledger. What it adds over calling the upstream directly is what any proxy built
 //! this way pays on this machine for the extra hop; the rest of the gateway's figure is its own.
+//! `BARE_PROXY_CLIENT=hyper` forwards with hyper-util's pooled client instead of reqwest (the
+//! layer reqwest is built on), to measure what reqwest itself costs per request.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -14,12 +16,18 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use std::sync::Arc;
 
+type HyperClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<Bytes>,
+>;
+
 struct Proxy {
     client: reqwest::Client,
+    hyper: Option<HyperClient>,
     url: String,
 }
 
-async fn forward(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {
+async fn via_reqwest(p: &Proxy, body: Bytes) -> (u16, Bytes) {
     let sent = p
         .client
         .post(&p.url)
@@ -27,7 +35,7 @@ async fn forward(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {
         .body(body)
         .send()
         .await;
-    let (status, bytes) = match sent {
+    match sent {
         Ok(r) => {
             let status = r.status().as_u16();
             match r.bytes().await {
@@ -36,6 +44,33 @@ async fn forward(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {
             }
         }
         Err(_) => (502, Bytes::new()),
+    }
+}
+
+async fn via_hyper(client: &HyperClient, url: &str, body: Bytes) -> (u16, Bytes) {
+    use http_body_util::BodyExt;
+    let Ok(req) = axum::http::Request::post(url)
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(body))
+    else {
+        return (502, Bytes::new());
+    };
+    match client.request(req).await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            match r.into_body().collect().await {
+                Ok(b) => (status, b.to_bytes()),
+                Err(_) => (502, Bytes::new()),
+            }
+        }
+        Err(_) => (502, Bytes::new()),
+    }
+}
+
+async fn forward(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {
+    let (status, bytes) = match &p.hyper {
+        Some(h) => via_hyper(h, &p.url, body).await,
+        None => via_reqwest(&p, body).await,
     };
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -59,6 +94,13 @@ async fn main() {
             .pool_max_idle_per_host(64)
             .build()
             .expect("client"),
+        hyper: (std::env::var("BARE_PROXY_CLIENT").as_deref() == Ok("hyper")).then(|| {
+            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+            http.set_nodelay(true);
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(64)
+                .build(http)
+        }),
         url: format!("{}/chat/completions", upstream.trim_end_matches('/')),
     });
     let app = Router::new()
