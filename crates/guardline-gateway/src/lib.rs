@@ -13,8 +13,10 @@ pub mod keys;
 pub mod server;
 pub mod stream;
 pub mod surfaces;
+pub mod upstream;
 
 pub use guard::{Checked, Guard, Located};
-pub use server::{panic_response, router, Gateway, Upstreams};
+pub use server::{panic_response, router, Gateway};
 pub use stream::{Released, StreamGuard};
 pub use surfaces::Endpoint;
+pub use upstream::{Upstream, Upstreams};

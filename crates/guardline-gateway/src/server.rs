@@ -5,20 +5,20 @@
 // it would only add noise on a path that is already an error.
 #![allow(clippy::result_large_err)]
 
-use crate::config::{Config, UpstreamConfig};
+use crate::config::Config;
 use crate::guard::{Checked, Guard};
 use crate::keys::KeyStore;
 use crate::stream::StreamGuard;
 use crate::surfaces::Endpoint;
+use crate::upstream::{Reply, Upstream, Upstreams};
 use arc_swap::ArcSwap;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::StreamExt;
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use guardline_detect::{Key, Vault};
 use guardline_ledger::{Ledger, NewEvent};
 use guardline_policy::{Decision, Policy, PolicySet, Stage};
@@ -32,122 +32,6 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
 
-/// One upstream and its HTTP client.
-pub struct Upstream {
-    pub name: String,
-    base: String,
-    key: Option<String>,
-    cfg: UpstreamConfig,
-    client: reqwest::Client,
-}
-
-impl Upstream {
-    pub fn new(cfg: &UpstreamConfig) -> Result<Upstream, String> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(cfg.connect_timeout())
-            .pool_max_idle_per_host(64);
-        if let Some(path) = &cfg.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                format!(
-                    "upstream {}: cannot read ca_file {}: {e}",
-                    cfg.url,
-                    path.display()
-                )
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .ok()
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| {
-                    format!(
-                        "upstream {}: ca_file {} holds no PEM certificate",
-                        cfg.url,
-                        path.display()
-                    )
-                })?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| format!("upstream {}: {e}", cfg.url))?;
-        let key = match &cfg.api_key_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    format!(
-                        "upstream {}: cannot read api_key_file {}: {e}",
-                        cfg.url,
-                        path.display()
-                    )
-                })?;
-                let key = text.trim();
-                if key.is_empty() {
-                    return Err(format!(
-                        "upstream {}: api_key_file {} is empty",
-                        cfg.url,
-                        path.display()
-                    ));
-                }
-                Some(key.to_string())
-            }
-            None => cfg
-                .api_key_env
-                .as_ref()
-                .and_then(|v| std::env::var(v).ok())
-                .filter(|k| !k.is_empty()),
-        };
-        Ok(Upstream {
-            name: cfg.display_name(),
-            base: cfg.url.trim_end_matches('/').to_string(),
-            key,
-            cfg: cfg.clone(),
-            client,
-        })
-    }
-}
-
-/// The default upstream and the routes by model name, built from one configuration.
-pub struct Upstreams {
-    default: Option<Arc<Upstream>>,
-    routes: Vec<(GlobSet, Arc<Upstream>)>,
-}
-
-impl Upstreams {
-    /// `upstream_override`: `--upstream` or `OPENAI_BASE_URL`, which win over the config file.
-    pub fn build(config: &Config, upstream_override: Option<&str>) -> Result<Upstreams, String> {
-        let default = match (upstream_override, &config.upstream) {
-            (Some(url), Some(cfg)) => Some(UpstreamConfig {
-                url: url.to_string(),
-                ..cfg.clone()
-            }),
-            (Some(url), None) => Some(UpstreamConfig::from_url(url)),
-            (None, cfg) => cfg.clone(),
-        };
-        let default = default
-            .map(|u| Upstream::new(&u).map(Arc::new))
-            .transpose()?;
-        let mut routes = Vec::new();
-        for r in &config.routes {
-            let mut b = GlobSetBuilder::new();
-            for g in &r.models {
-                b.add(Glob::new(g).map_err(|e| e.to_string())?);
-            }
-            routes.push((
-                b.build().map_err(|e| e.to_string())?,
-                Arc::new(Upstream::new(&r.upstream)?),
-            ));
-        }
-        Ok(Upstreams { default, routes })
-    }
-
-    /// The first route whose globs match the model, else the default.
-    fn route(&self, model: &str) -> Option<&Arc<Upstream>> {
-        self.routes
-            .iter()
-            .find(|(g, _)| g.is_match(model))
-            .map(|(_, u)| u)
-            .or(self.default.as_ref())
-    }
-}
-
 type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 /// Who is calling: the key's tenant and id (`open` without keys).
@@ -158,32 +42,6 @@ struct Caller {
     admin: bool,
     /// Open mode: the client's own `Authorization` may go upstream.
     open: bool,
-}
-
-impl Upstream {
-    /// The upstream's own key (as a bearer token, or as it is in `api_key_header`); without one,
-    /// in open mode only, the client's own key goes through in the same header. A Guardline
-    /// client key never does.
-    fn authorize(
-        &self,
-        call: reqwest::RequestBuilder,
-        caller: &Caller,
-        headers: &HeaderMap,
-    ) -> reqwest::RequestBuilder {
-        let header = self.cfg.api_key_header.as_deref();
-        match (
-            &self.key,
-            caller.open,
-            headers.get(header.unwrap_or("authorization")),
-        ) {
-            (Some(k), _, _) => match header {
-                Some(h) => call.header(h, k),
-                None => call.bearer_auth(k),
-            },
-            (None, true, Some(auth)) => call.header(header.unwrap_or("authorization"), auth),
-            _ => call,
-        }
-    }
 }
 
 type Labels = Vec<(&'static str, String)>;
@@ -895,48 +753,17 @@ async fn exchange(
     record.upstream = Some(upstream.name.clone());
     record.request = Some(checked);
 
-    let mut call = upstream
-        .client
-        .post(format!("{}/{path}", upstream.base))
-        .timeout(upstream.cfg.total_timeout())
-        .header("content-type", "application/json")
-        .body(sent);
-    call = upstream.authorize(call, &caller, &headers);
     let t0 = Instant::now();
-    let resp = match tokio::time::timeout(upstream.cfg.first_byte_timeout(), call.send()).await {
-        Err(_) => {
-            return upstream_failure(
-                &gw,
-                record,
-                &request_id,
-                504,
-                "upstream did not answer in time",
-            )
-            .await
-        }
-        Ok(Err(e)) if e.is_timeout() => {
-            return upstream_failure(&gw, record, &request_id, 504, "upstream timed out").await
-        }
-        Ok(Err(e)) => {
-            let what = if is_tls_refusal(&e) {
-                "the upstream's TLS certificate is not trusted (for a private CA, set ca_file \
-                 in its [upstream] or [[routes]] section)"
-            } else if e.is_connect() {
-                "cannot connect to the upstream"
-            } else {
-                "the upstream connection failed"
-            };
-            return upstream_failure(&gw, record, &request_id, 502, what).await;
-        }
-        Ok(Ok(r)) => r,
+    let resp = match upstream
+        .call(Method::POST, path, Bytes::from(sent), caller.open, &headers)
+        .await
+    {
+        Ok(r) => r,
+        Err(f) => return upstream_failure(&gw, record, &request_id, f.status(), f.message()).await,
     };
     record.upstream_time = Some(t0.elapsed());
-    let status = resp.status();
-    let is_sse = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let status = resp.status;
+    let is_sse = resp.is_event_stream();
 
     if !status.is_success() {
         // The upstream's own error (OpenAI-shaped), passed through; it is not model output.
@@ -948,7 +775,7 @@ async fn exchange(
             return r;
         }
         let mut r = Response::new(Body::from(body));
-        *r.status_mut() = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        *r.status_mut() = status;
         r.headers_mut()
             .insert("content-type", HeaderValue::from_static("application/json"));
         return label(r, &request_id, record.decision, false);
@@ -961,16 +788,7 @@ async fn exchange(
 
     let bytes = match resp.bytes().await {
         Ok(b) => b,
-        Err(_) => {
-            return upstream_failure(
-                &gw,
-                record,
-                &request_id,
-                502,
-                "the upstream reply was cut off",
-            )
-            .await
-        }
+        Err(f) => return upstream_failure(&gw, record, &request_id, f.status(), f.message()).await,
     };
     let mut reply: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
@@ -1022,21 +840,6 @@ async fn exchange(
         decision,
         endpoint != Endpoint::Embeddings,
     )
-}
-
-/// A TLS handshake that failed on the upstream's certificate (unknown issuer, wrong name,
-/// expired): worth its own message, since the fix is configuration. Judged from the error chain's
-/// text, which names the certificate problem but never any content.
-fn is_tls_refusal(e: &reqwest::Error) -> bool {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if text.contains("certificate") || text.contains("UnknownIssuer") {
-            return true;
-        }
-        source = s.source();
-    }
-    false
 }
 
 fn rules_of(c: &Checked) -> Vec<String> {
@@ -1132,7 +935,7 @@ fn stream_reply(
     request_id: String,
     policy: Arc<Policy>,
     vault: Vault,
-    resp: reqwest::Response,
+    resp: Reply,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) -> Response {
     use eventsource_stream::Eventsource;
@@ -1140,11 +943,9 @@ fn stream_reply(
     // Headers go out before the reply is known: they carry the request stage's decision; the
     // stream's own outcome is in the ledger.
     let header_decision = record.decision;
-    let deadline = tokio::time::Instant::now()
-        + gw.route(&record.model)
-            .map(|u| u.cfg.total_timeout())
-            .unwrap_or(std::time::Duration::from_secs(600));
-    let upstream_events = resp.bytes_stream().eventsource();
+    // The call's own deadline: `total_timeout_ms` counts from the request, streams included.
+    let deadline = resp.deadline;
+    let upstream_events = resp.into_stream().eventsource();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     let rid = request_id.clone();
     tokio::spawn(async move {
@@ -1318,17 +1119,20 @@ async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response 
             false,
         );
     };
-    let mut call = up
-        .client
-        .get(format!("{}/models", up.base))
-        .timeout(up.cfg.first_byte_timeout());
-    call = up.authorize(call, &caller, &headers);
-    match call.send().await {
+    let got = match up
+        .call(Method::GET, "models", Bytes::new(), caller.open, &headers)
+        .await
+    {
         Ok(r) => {
-            let status = r.status().as_u16();
-            let body = r.bytes().await.unwrap_or_default();
+            let status = r.status;
+            r.bytes().await.map(|b| (status, b))
+        }
+        Err(f) => Err(f),
+    };
+    match got {
+        Ok((status, body)) => {
             let mut resp = Response::new(Body::from(body));
-            *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            *resp.status_mut() = status;
             resp.headers_mut()
                 .insert("content-type", HeaderValue::from_static("application/json"));
             label(resp, &request_id, Decision::Allow, false)

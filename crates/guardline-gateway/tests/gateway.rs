@@ -54,6 +54,35 @@ async fn mock_chat(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
                 .into_response()
         }
         "hang" => tokio::time::sleep(Duration::from_secs(30)).await,
+        "trickle" => {
+            // Headers and a first piece at once, then nothing for 30 s.
+            let streamed = body["stream"] == json!(true);
+            let first = if streamed {
+                format!(
+                    "data: {}\n\n",
+                    json!({"id": "c1", "object": "chat.completion.chunk", "model": model,
+                           "choices": [{"index": 0, "delta": {"content": "Hello"}, "finish_reason": null}]})
+                )
+            } else {
+                "{\"id\": \"c1\", ".to_string()
+            };
+            let rest = futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok::<_, std::io::Error>(String::new())
+            });
+            let body = futures_util::stream::iter([Ok(first)]).chain(rest);
+            return Response::builder()
+                .header(
+                    "content-type",
+                    if streamed {
+                        "text/event-stream"
+                    } else {
+                        "application/json"
+                    },
+                )
+                .body(Body::from_stream(body))
+                .unwrap();
+        }
         _ => {}
     }
     if body["stream"] == json!(true) {
@@ -475,6 +504,41 @@ async fn upstream_failures_become_clean_errors() {
     assert!(last.contains("\"error\""), "{last}");
     let ex = exchanges(&s.ledger).await;
     assert_eq!(ex.len(), 3);
+}
+
+/// `total_timeout_ms` bounds the whole exchange, the body included: a reply that starts and then
+/// stalls ends at the deadline, with a 504 or, streamed, an error event, and is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_stalls_ends_at_the_total_timeout() {
+    let s = setup(
+        "[upstream]\nurl = 'http://unused'\nfirst_byte_timeout_ms = 500\ntotal_timeout_ms = 800",
+        true,
+    )
+    .await;
+    let post = |stream: bool| {
+        client()
+            .post(format!("{}/v1/chat/completions", s.base))
+            .json(&json!({"model": "trickle", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    let started = std::time::Instant::now();
+    let r = post(false).await.unwrap();
+    assert_eq!(r.status(), 504);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "upstream_timeout");
+    let r = post(true).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let raw = r.text().await.unwrap();
+    assert!(raw.contains("Hello"), "{raw}");
+    assert!(!raw.lines().any(|l| l == "data: [DONE]"), "{raw}");
+    let last = raw.lines().rfind(|l| l.starts_with("data: ")).unwrap();
+    assert!(last.contains("\"error\""), "{last}");
+    // Both ended at their deadline, not when the upstream's 30 s were up.
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let ex = exchanges(&s.ledger).await;
+    assert_eq!(ex.len(), 2);
+    assert_eq!(ex[0]["status"], 504, "{:?}", ex[0]);
+    assert_eq!(ex[1]["note"], "upstream stream timed out", "{:?}", ex[1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,13 +25,17 @@ struct Proxy {
     client: reqwest::Client,
     hyper: Option<HyperClient>,
     url: String,
+    parsed: reqwest::Url,
 }
 
 async fn via_reqwest(p: &Proxy, body: Bytes) -> (u16, Bytes) {
     let sent = p
         .client
-        .post(&p.url)
-        .header("content-type", "application/json")
+        .post(p.parsed.clone())
+        .header(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )
         .body(body)
         .send()
         .await;
@@ -102,6 +106,9 @@ async fn main() {
                 .build(http)
         }),
         url: format!("{}/chat/completions", upstream.trim_end_matches('/')),
+        parsed: format!("{}/chat/completions", upstream.trim_end_matches('/'))
+            .parse()
+            .expect("an upstream URL"),
     });
     let app = Router::new()
         .route("/v1/chat/completions", post(forward))

@@ -1,0 +1,339 @@
+//! The upstreams: OpenAI-compatible base URLs, chosen by model name, each with its own pooled
+//! HTTP client. The client is hyper-util's, under a rustls connector that verifies certificates
+//! against the platform's roots plus an optional `ca_file`. It is the layer reqwest is built on,
+//! used directly: reqwest's extra layers cost about 50 µs a request on the benchmark machine
+//! (`bare-proxy` both ways, BENCHMARKS.md), a quarter of the latency budget.
+
+use crate::config::{Config, UpstreamConfig};
+use axum::body::Bytes;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
+use futures_util::Stream;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use std::sync::Arc;
+use tokio::time::Instant;
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// One upstream and its HTTP client.
+pub struct Upstream {
+    pub name: String,
+    pub(crate) base: String,
+    /// The upstream's own key, ready to send: (header, value).
+    key: Option<(HeaderName, HeaderValue)>,
+    /// Where a client's own key goes in open mode: `authorization` or `api_key_header`.
+    key_header: HeaderName,
+    pub(crate) cfg: UpstreamConfig,
+    client: HttpClient,
+}
+
+/// Why an upstream call failed; each is a clean error for the client and a note in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// No reply headers within `first_byte_timeout_ms`.
+    NoAnswer,
+    /// `total_timeout_ms` passed.
+    TimedOut,
+    /// The TLS handshake refused the upstream's certificate.
+    Untrusted,
+    Connect,
+    /// The connection failed after it was made (reset, closed early).
+    Failed,
+    /// The reply body stopped before its end.
+    Cut,
+}
+
+impl Failure {
+    pub(crate) fn status(self) -> u16 {
+        match self {
+            Failure::NoAnswer | Failure::TimedOut => 504,
+            _ => 502,
+        }
+    }
+
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Failure::NoAnswer => "upstream did not answer in time",
+            Failure::TimedOut => "upstream timed out",
+            Failure::Untrusted => {
+                "the upstream's TLS certificate is not trusted (for a private CA, set ca_file \
+                 in its [upstream] or [[routes]] section)"
+            }
+            Failure::Connect => "cannot connect to the upstream",
+            Failure::Failed => "the upstream connection failed",
+            Failure::Cut => "the upstream reply was cut off",
+        }
+    }
+}
+
+/// An upstream's reply, headers read, body still to come (before the call's total deadline).
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    body: Incoming,
+    pub deadline: Instant,
+}
+
+impl Reply {
+    /// The whole body.
+    pub(crate) async fn bytes(self) -> Result<Bytes, Failure> {
+        match tokio::time::timeout_at(self.deadline, self.body.collect()).await {
+            Err(_) => Err(Failure::TimedOut),
+            Ok(Err(_)) => Err(Failure::Cut),
+            Ok(Ok(b)) => Ok(b.to_bytes()),
+        }
+    }
+
+    /// The body as it arrives (the caller enforces [`Reply::deadline`]).
+    pub(crate) fn into_stream(self) -> impl Stream<Item = Result<Bytes, hyper::Error>> {
+        self.body.into_data_stream()
+    }
+
+    pub(crate) fn is_event_stream(&self) -> bool {
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"))
+    }
+}
+
+fn tls_config(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, String> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let verifier = match &cfg.ca_file {
+        None => rustls_platform_verifier::Verifier::new(provider.clone()),
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                format!(
+                    "upstream {}: cannot read ca_file {}: {e}",
+                    cfg.url,
+                    path.display()
+                )
+            })?;
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<_, _>>()
+                .ok()
+                .filter(|c: &Vec<_>| !c.is_empty())
+                .ok_or_else(|| {
+                    format!(
+                        "upstream {}: ca_file {} holds no PEM certificate",
+                        cfg.url,
+                        path.display()
+                    )
+                })?;
+            rustls_platform_verifier::Verifier::new_with_extra_roots(certs, provider.clone())
+        }
+    }
+    .map_err(|e| format!("upstream {}: TLS roots: {e}", cfg.url))?;
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("upstream {}: TLS: {e}", cfg.url))?
+        .dangerous() // rustls's name for "bring your own verifier": the platform's, here
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth())
+}
+
+/// The upstream's key as it is sent: `Authorization: Bearer KEY`, or the key as it is in
+/// `api_key_header`.
+fn key_of(cfg: &UpstreamConfig) -> Result<Option<String>, String> {
+    Ok(match &cfg.api_key_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "upstream {}: cannot read api_key_file {}: {e}",
+                    cfg.url,
+                    path.display()
+                )
+            })?;
+            let key = text.trim();
+            if key.is_empty() {
+                return Err(format!(
+                    "upstream {}: api_key_file {} is empty",
+                    cfg.url,
+                    path.display()
+                ));
+            }
+            Some(key.to_string())
+        }
+        None => cfg
+            .api_key_env
+            .as_ref()
+            .and_then(|v| std::env::var(v).ok())
+            .filter(|k| !k.is_empty()),
+    })
+}
+
+impl Upstream {
+    pub fn new(cfg: &UpstreamConfig) -> Result<Upstream, String> {
+        let base = cfg.url.trim_end_matches('/').to_string();
+        match format!("{base}/models").parse::<Uri>() {
+            Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {}
+            _ => {
+                return Err(format!(
+                    "upstream `{}` is not an http:// or https:// base URL",
+                    cfg.url
+                ))
+            }
+        }
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(cfg.connect_timeout()));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(cfg)?)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_max_idle_per_host(64)
+            .build(https);
+        let key_header = match &cfg.api_key_header {
+            Some(h) => HeaderName::from_bytes(h.as_bytes())
+                .map_err(|_| format!("upstream {}: api_key_header `{h}` is invalid", cfg.url))?,
+            None => AUTHORIZATION,
+        };
+        let key = key_of(cfg)?
+            .map(|k| {
+                let text = match cfg.api_key_header {
+                    Some(_) => k,
+                    None => format!("Bearer {k}"),
+                };
+                let mut v = HeaderValue::from_str(&text).map_err(|_| {
+                    format!(
+                        "upstream {}: its API key holds characters an HTTP header cannot carry",
+                        cfg.url
+                    )
+                })?;
+                v.set_sensitive(true);
+                Ok::<_, String>((key_header.clone(), v))
+            })
+            .transpose()?;
+        Ok(Upstream {
+            name: cfg.display_name(),
+            base,
+            key,
+            key_header,
+            cfg: cfg.clone(),
+            client,
+        })
+    }
+
+    /// Calls `BASE/path`. The upstream's own key goes with it (as a bearer token, or as it is in
+    /// `api_key_header`); without one, in open mode only, the client's own key goes through in
+    /// the same header. A Guardline client key never does. The reply's headers must come within
+    /// the first-byte timeout, and everything within the total one.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Bytes,
+        open: bool,
+        client_headers: &HeaderMap,
+    ) -> Result<Reply, Failure> {
+        let deadline = Instant::now() + self.cfg.total_timeout();
+        let uri: Uri = format!("{}/{path}", self.base)
+            .parse()
+            .map_err(|_| Failure::Connect)?;
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        let h = req.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        match (&self.key, open, client_headers.get(&self.key_header)) {
+            (Some((name, value)), _, _) => {
+                h.insert(name.clone(), value.clone());
+            }
+            (None, true, Some(theirs)) => {
+                h.insert(self.key_header.clone(), theirs.clone());
+            }
+            _ => {}
+        }
+        let first_byte = (Instant::now() + self.cfg.first_byte_timeout()).min(deadline);
+        match tokio::time::timeout_at(first_byte, self.client.request(req)).await {
+            Err(_) if first_byte < deadline => Err(Failure::NoAnswer),
+            Err(_) => Err(Failure::TimedOut),
+            Ok(Err(e)) if is_tls_refusal(&e) => Err(Failure::Untrusted),
+            Ok(Err(e)) if e.is_connect() => Err(Failure::Connect),
+            Ok(Err(_)) => Err(Failure::Failed),
+            Ok(Ok(r)) => {
+                let (parts, body) = r.into_parts();
+                Ok(Reply {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body,
+                    deadline,
+                })
+            }
+        }
+    }
+}
+
+/// A TLS handshake that failed on the upstream's certificate (unknown issuer, wrong name,
+/// expired): worth its own message, since the fix is configuration. Judged from the error chain's
+/// text, which names the certificate problem but never any content.
+fn is_tls_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if text.contains("certificate") || text.contains("UnknownIssuer") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// The default upstream and the routes by model name, built from one configuration.
+pub struct Upstreams {
+    pub(crate) default: Option<Arc<Upstream>>,
+    pub(crate) routes: Vec<(GlobSet, Arc<Upstream>)>,
+}
+
+impl Upstreams {
+    /// `upstream_override`: `--upstream` or `OPENAI_BASE_URL`, which win over the config file.
+    pub fn build(config: &Config, upstream_override: Option<&str>) -> Result<Upstreams, String> {
+        let default = match (upstream_override, &config.upstream) {
+            (Some(url), Some(cfg)) => Some(UpstreamConfig {
+                url: url.to_string(),
+                ..cfg.clone()
+            }),
+            (Some(url), None) => Some(UpstreamConfig::from_url(url)),
+            (None, cfg) => cfg.clone(),
+        };
+        let default = default
+            .map(|u| Upstream::new(&u).map(Arc::new))
+            .transpose()?;
+        let mut routes = Vec::new();
+        for r in &config.routes {
+            let mut b = GlobSetBuilder::new();
+            for g in &r.models {
+                b.add(Glob::new(g).map_err(|e| e.to_string())?);
+            }
+            routes.push((
+                b.build().map_err(|e| e.to_string())?,
+                Arc::new(Upstream::new(&r.upstream)?),
+            ));
+        }
+        Ok(Upstreams { default, routes })
+    }
+
+    /// The first route whose globs match the model, else the default.
+    pub(crate) fn route(&self, model: &str) -> Option<&Arc<Upstream>> {
+        self.routes
+            .iter()
+            .find(|(g, _)| g.is_match(model))
+            .map(|(_, u)| u)
+            .or(self.default.as_ref())
+    }
+}
