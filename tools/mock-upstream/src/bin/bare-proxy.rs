@@ -1,11 +1,11 @@
 //! `bare-proxy LISTEN UPSTREAM_BASE`: the floor under the gateway's added latency. The same
-//! stack as `guardline serve` (axum/hyper in, reqwest out, a multi-threaded Tokio runtime,
-//! `TCP_NODELAY`, a pooled upstream client), but it only forwards: it reads the body, posts it
-//! unchanged to `UPSTREAM_BASE/chat/completions`, and answers the upstream's bytes. No parsing,
-//! no checks, no ledger. What it adds over calling the upstream directly is what any proxy built
-//! this way pays on this machine for the extra hop; the rest of the gateway's figure is its own.
-//! `BARE_PROXY_CLIENT=hyper` forwards with hyper-util's pooled client instead of reqwest (the
-//! layer reqwest is built on), to measure what reqwest itself costs per request.
+//! stack as `guardline serve` (axum/hyper in, hyper-util's pooled client out, a multi-threaded
+//! Tokio runtime, `TCP_NODELAY`), but it only forwards: it reads the body, posts it unchanged to
+//! `UPSTREAM_BASE/chat/completions`, and answers the upstream's bytes. No parsing, no checks, no
+//! ledger. What it adds over calling the upstream directly is what any proxy built this way pays
+//! on this machine for the extra hop; the rest of the gateway's figure is its own.
+//! `BARE_PROXY_CLIENT=reqwest` forwards with reqwest instead (built on the same hyper-util
+//! client), to measure what reqwest's own layers cost a request.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -21,21 +21,20 @@ type HyperClient = hyper_util::client::legacy::Client<
     http_body_util::Full<Bytes>,
 >;
 
-struct Proxy {
-    client: reqwest::Client,
-    hyper: Option<HyperClient>,
-    url: String,
-    parsed: reqwest::Url,
+enum Client {
+    Hyper(Box<HyperClient>),
+    Reqwest(reqwest::Client),
 }
 
-async fn via_reqwest(p: &Proxy, body: Bytes) -> (u16, Bytes) {
-    let sent = p
-        .client
-        .post(p.parsed.clone())
-        .header(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )
+struct Proxy {
+    client: Client,
+    url: String,
+}
+
+async fn via_reqwest(client: &reqwest::Client, url: &str, body: Bytes) -> (u16, Bytes) {
+    let sent = client
+        .post(url)
+        .header("content-type", "application/json")
         .body(body)
         .send()
         .await;
@@ -72,9 +71,9 @@ async fn via_hyper(client: &HyperClient, url: &str, body: Bytes) -> (u16, Bytes)
 }
 
 async fn forward(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {
-    let (status, bytes) = match &p.hyper {
-        Some(h) => via_hyper(h, &p.url, body).await,
-        None => via_reqwest(&p, body).await,
+    let (status, bytes) = match &p.client {
+        Client::Hyper(h) => via_hyper(h, &p.url, body).await,
+        Client::Reqwest(r) => via_reqwest(r, &p.url, body).await,
     };
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -93,22 +92,25 @@ async fn main() {
         std::process::exit(2);
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let proxy = Arc::new(Proxy {
-        client: reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .expect("client"),
-        hyper: (std::env::var("BARE_PROXY_CLIENT").as_deref() == Ok("hyper")).then(|| {
-            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-            http.set_nodelay(true);
+    let client = if std::env::var("BARE_PROXY_CLIENT").as_deref() == Ok("reqwest") {
+        Client::Reqwest(
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("client"),
+        )
+    } else {
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.set_nodelay(true);
+        Client::Hyper(Box::new(
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_max_idle_per_host(64)
-                .build(http)
-        }),
+                .build(http),
+        ))
+    };
+    let proxy = Arc::new(Proxy {
+        client,
         url: format!("{}/chat/completions", upstream.trim_end_matches('/')),
-        parsed: format!("{}/chat/completions", upstream.trim_end_matches('/'))
-            .parse()
-            .expect("an upstream URL"),
     });
     let app = Router::new()
         .route("/v1/chat/completions", post(forward))
