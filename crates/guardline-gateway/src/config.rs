@@ -84,8 +84,8 @@ pub struct UpstreamConfig {
     pub url: String,
     /// The environment variable holding its API key (sent as `Authorization: Bearer`).
     pub api_key_env: Option<String>,
-    /// Or a file holding the key (a mounted secret): read at start-up and again at each
-    /// `kill -HUP`, so a rotated key takes effect without a restart.
+    /// Or a file holding the key (a mounted secret): looked at every 2 s, so a rotated key
+    /// takes effect without a restart or a signal (and is recorded in the ledger).
     pub api_key_file: Option<PathBuf>,
     /// Send the key as it is in this header instead (Azure OpenAI's API keys: `api-key`).
     pub api_key_header: Option<String>,
@@ -302,7 +302,7 @@ rate_limit_burst = 0        # default: the rate
 # [upstream]
 # url = "https://api.openai.com/v1"
 # api_key_env = "OPENAI_API_KEY"   # the environment variable that holds the key, or:
-# api_key_file = "/run/secrets/openai-key"   # a file holding it, read again at each `kill -HUP`
+# api_key_file = "/run/secrets/openai-key"   # a file holding it; a rotated key is in force within 2 s
 # ca_file = "internal-ca.pem"      # extra roots to trust (a private CA), besides the system's
 # connect_timeout_ms = 5000
 # first_byte_timeout_ms = 60000

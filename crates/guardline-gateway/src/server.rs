@@ -246,12 +246,7 @@ impl Gateway {
             policies.insert(t.clone(), p.summary());
         }
         let ups = self.upstreams.load();
-        let upstreams: Vec<&str> = ups
-            .default
-            .iter()
-            .chain(ups.routes.iter().map(|(_, u)| u))
-            .map(|u| u.name.as_str())
-            .collect();
+        let upstreams: Vec<&str> = ups.all().map(|u| u.name.as_str()).collect();
         let body = json!({
             "change": change,
             "upstreams": upstreams,
@@ -388,6 +383,23 @@ impl Gateway {
 
     fn route(&self, model: &str) -> Option<Arc<Upstream>> {
         self.upstreams.load().route(model).cloned()
+    }
+
+    /// Reads the upstreams' `api_key_file`s again; a key that changed is in force from the next
+    /// request, and the rotation is recorded (`config_change`, `change = "upstream_key_reloaded"`,
+    /// the upstream's name; never the key).
+    pub async fn refresh_upstream_keys(&self) {
+        let changed = self.upstreams.load().refresh_keys();
+        for name in changed {
+            let body = json!({"change": "upstream_key_reloaded", "upstream": name});
+            if let Err(e) = self
+                .ledger
+                .append(NewEvent::new("config_change", body))
+                .await
+            {
+                tracing::error!(error = %e, "cannot record an upstream key reload");
+            }
+        }
     }
 
     /// A keyed hash of content (the serialised body), for joining records without keeping the

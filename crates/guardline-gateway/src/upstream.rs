@@ -5,6 +5,7 @@
 //! (`bare-proxy` both ways, BENCHMARKS.md), a quarter of the latency budget.
 
 use crate::config::{Config, UpstreamConfig};
+use arc_swap::ArcSwapOption;
 use axum::body::Bytes;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
@@ -18,7 +19,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -27,8 +28,11 @@ type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 pub struct Upstream {
     pub name: String,
     pub(crate) base: String,
-    /// The upstream's own key, ready to send: (header, value).
-    key: Option<(HeaderName, HeaderValue)>,
+    /// The upstream's own key, ready to send: (header, value). Swapped in place when its
+    /// `api_key_file` changes ([`Upstream::refresh_key`]).
+    key: ArcSwapOption<(HeaderName, HeaderValue)>,
+    /// What `api_key_file` held when last looked at (its key, or why it could not be read).
+    key_file_seen: Mutex<Result<String, String>>,
     /// Where a client's own key goes in open mode: `authorization` or `api_key_header`.
     key_header: HeaderName,
     pub(crate) cfg: UpstreamConfig,
@@ -146,30 +150,52 @@ fn tls_config(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, String> {
 /// `api_key_header`.
 fn key_of(cfg: &UpstreamConfig) -> Result<Option<String>, String> {
     Ok(match &cfg.api_key_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                format!(
-                    "upstream {}: cannot read api_key_file {}: {e}",
-                    cfg.url,
-                    path.display()
-                )
-            })?;
-            let key = text.trim();
-            if key.is_empty() {
-                return Err(format!(
-                    "upstream {}: api_key_file {} is empty",
-                    cfg.url,
-                    path.display()
-                ));
-            }
-            Some(key.to_string())
-        }
+        Some(path) => Some(read_key_file(cfg, path)?),
         None => cfg
             .api_key_env
             .as_ref()
             .and_then(|v| std::env::var(v).ok())
             .filter(|k| !k.is_empty()),
     })
+}
+
+fn read_key_file(cfg: &UpstreamConfig, path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "upstream {}: cannot read api_key_file {}: {e}",
+            cfg.url,
+            path.display()
+        )
+    })?;
+    let key = text.trim();
+    if key.is_empty() {
+        return Err(format!(
+            "upstream {}: api_key_file {} is empty",
+            cfg.url,
+            path.display()
+        ));
+    }
+    Ok(key.to_string())
+}
+
+/// The key as it goes on the wire, in `header`.
+fn key_header_value(
+    cfg: &UpstreamConfig,
+    header: &HeaderName,
+    key: &str,
+) -> Result<(HeaderName, HeaderValue), String> {
+    let text = match cfg.api_key_header {
+        Some(_) => key.to_string(),
+        None => format!("Bearer {key}"),
+    };
+    let mut v = HeaderValue::from_str(&text).map_err(|_| {
+        format!(
+            "upstream {}: its API key holds characters an HTTP header cannot carry",
+            cfg.url
+        )
+    })?;
+    v.set_sensitive(true);
+    Ok((header.clone(), v))
 }
 
 impl Upstream {
@@ -203,26 +229,16 @@ impl Upstream {
                 .map_err(|_| format!("upstream {}: api_key_header `{h}` is invalid", cfg.url))?,
             None => AUTHORIZATION,
         };
-        let key = key_of(cfg)?
-            .map(|k| {
-                let text = match cfg.api_key_header {
-                    Some(_) => k,
-                    None => format!("Bearer {k}"),
-                };
-                let mut v = HeaderValue::from_str(&text).map_err(|_| {
-                    format!(
-                        "upstream {}: its API key holds characters an HTTP header cannot carry",
-                        cfg.url
-                    )
-                })?;
-                v.set_sensitive(true);
-                Ok::<_, String>((key_header.clone(), v))
-            })
+        let key = key_of(cfg)?;
+        let header = key
+            .as_deref()
+            .map(|k| key_header_value(cfg, &key_header, k))
             .transpose()?;
         Ok(Upstream {
             name: cfg.display_name(),
             base,
-            key,
+            key: ArcSwapOption::from_pointee(header),
+            key_file_seen: Mutex::new(Ok(key.unwrap_or_default())),
             key_header,
             cfg: cfg.clone(),
             client,
@@ -250,9 +266,13 @@ impl Upstream {
         *req.uri_mut() = uri;
         let h = req.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        match (&self.key, open, client_headers.get(&self.key_header)) {
-            (Some((name, value)), _, _) => {
-                h.insert(name.clone(), value.clone());
+        match (
+            &*self.key.load(),
+            open,
+            client_headers.get(&self.key_header),
+        ) {
+            (Some(k), _, _) => {
+                h.insert(k.0.clone(), k.1.clone());
             }
             (None, true, Some(theirs)) => {
                 h.insert(self.key_header.clone(), theirs.clone());
@@ -276,6 +296,27 @@ impl Upstream {
                 })
             }
         }
+    }
+}
+
+impl Upstream {
+    /// Reads `api_key_file` again and, if it now holds another key, sends that from the next
+    /// request on (a rotated secret takes effect without a restart or a signal). A file that
+    /// cannot be read or is empty keeps the key in force. `Some` when something changed: the key
+    /// (`Ok`), or the file became unreadable (`Err`, said once, not at every look).
+    pub fn refresh_key(&self) -> Option<Result<(), String>> {
+        let path = self.cfg.api_key_file.as_ref()?;
+        let now = read_key_file(&self.cfg, path);
+        let mut seen = self.key_file_seen.lock().unwrap_or_else(|p| p.into_inner());
+        if *seen == now {
+            return None;
+        }
+        *seen = now.clone();
+        Some(now.and_then(|key| {
+            let header = key_header_value(&self.cfg, &self.key_header, &key)?;
+            self.key.store(Some(Arc::new(header)));
+            Ok(())
+        }))
     }
 }
 
@@ -326,6 +367,32 @@ impl Upstreams {
             ));
         }
         Ok(Upstreams { default, routes })
+    }
+
+    /// Every upstream, the default first.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Upstream>> {
+        self.default
+            .iter()
+            .chain(self.routes.iter().map(|(_, u)| u))
+    }
+
+    /// [`Upstream::refresh_key`] for each upstream that reads its key from a file; logs what
+    /// changed (names only, never a key) and returns the names of upstreams with a new key.
+    pub fn refresh_keys(&self) -> Vec<String> {
+        let mut changed = Vec::new();
+        for u in self.all() {
+            match u.refresh_key() {
+                None => {}
+                Some(Ok(())) => {
+                    tracing::info!(upstream = %u.name, "upstream API key reloaded from its api_key_file");
+                    changed.push(u.name.clone());
+                }
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "the upstream API key in force stays")
+                }
+            }
+        }
+        changed
     }
 
     /// The first route whose globs match the model, else the default.

@@ -243,12 +243,13 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// How often the client-key store is looked at: `guardline keys create` and `keys revoke` take
-/// effect within this long, without a restart.
+/// How often the key files are looked at: `guardline keys create` and `keys revoke`, and a new
+/// upstream key in an `api_key_file`, take effect within this long, without a restart.
 const KEYS_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Reloads the client keys whenever their file changes (size or modification time). A store that
-/// cannot be read keeps the keys in force, with an error in the log.
+/// Reloads the client keys whenever their file changes (size or modification time), and the
+/// upstreams' `api_key_file`s whenever they hold another key. A file that cannot be read keeps
+/// the keys in force, with an error in the log.
 async fn watch_keys(gw: Arc<Gateway>, path: PathBuf) {
     let stamp = |p: &Path| {
         std::fs::metadata(p)
@@ -260,6 +261,7 @@ async fn watch_keys(gw: Arc<Gateway>, path: PathBuf) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        gw.refresh_upstream_keys().await;
         let now = stamp(&path);
         if now == last {
             continue;
