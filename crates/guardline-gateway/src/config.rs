@@ -91,6 +91,9 @@ pub struct UpstreamConfig {
     pub api_key_header: Option<String>,
     /// A name for records and metrics [default: the URL's host].
     pub name: Option<String>,
+    /// An HTTP proxy to reach this upstream through (`http://proxy.internal:3128`, credentials
+    /// as `http://user:pass@host:port`) [default: `HTTPS_PROXY`/`HTTP_PROXY`, minus `NO_PROXY`].
+    pub proxy: Option<String>,
     /// PEM file of extra root certificates to trust for this upstream (a private CA in front
     /// of an in-house vLLM, say), on top of the system's roots.
     pub ca_file: Option<std::path::PathBuf>,
@@ -122,6 +125,7 @@ impl UpstreamConfig {
             api_key_file: None,
             api_key_header: None,
             name: None,
+            proxy: None,
             ca_file: None,
             connect_timeout_ms: default_connect_ms(),
             first_byte_timeout_ms: default_first_byte_ms(),
@@ -304,6 +308,7 @@ rate_limit_burst = 0        # default: the rate
 # api_key_env = "OPENAI_API_KEY"   # the environment variable that holds the key, or:
 # api_key_file = "/run/secrets/openai-key"   # a file holding it; a rotated key is in force within 2 s
 # ca_file = "internal-ca.pem"      # extra roots to trust (a private CA), besides the system's
+# proxy = "http://proxy.internal:3128"   # default: HTTPS_PROXY / HTTP_PROXY, minus NO_PROXY
 # connect_timeout_ms = 5000
 # first_byte_timeout_ms = 60000
 # total_timeout_ms = 600000

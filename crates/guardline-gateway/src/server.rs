@@ -366,8 +366,18 @@ impl Gateway {
     /// For the start-up banner.
     pub fn upstream_summary(&self) -> String {
         let u = self.upstreams.load();
-        let mut parts: Vec<String> = u.default.iter().map(|u| u.base.clone()).collect();
-        parts.extend(u.routes.iter().map(|(_, u)| format!("{} (routed)", u.base)));
+        let shown = |u: &Upstream, routed: bool| {
+            let mut s = u.base.clone();
+            if let Some(p) = &u.proxy {
+                s.push_str(&format!(" via proxy {p}"));
+            }
+            if routed {
+                s.push_str(" (routed)");
+            }
+            s
+        };
+        let mut parts: Vec<String> = u.default.iter().map(|u| shown(u, false)).collect();
+        parts.extend(u.routes.iter().map(|(_, u)| shown(u, true)));
         if parts.is_empty() {
             "none (model calls answer 503; /v1/guard works)".into()
         } else {

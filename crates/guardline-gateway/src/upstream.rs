@@ -1,15 +1,19 @@
 //! The upstreams: OpenAI-compatible base URLs, chosen by model name, each with its own pooled
-//! HTTP client. The client is hyper-util's, under a rustls connector that verifies certificates
-//! against the platform's roots plus an optional `ca_file`. It is the layer reqwest is built on,
-//! used directly: reqwest's extra layers cost about 50 µs a request on the benchmark machine
-//! (`bare-proxy` both ways, BENCHMARKS.md), a quarter of the latency budget.
+//! HTTP client. A direct upstream gets hyper-util's client, under a rustls connector that verifies
+//! certificates against the platform's roots plus an optional `ca_file`: the layer reqwest is
+//! built on, used directly, because reqwest's extra layers cost about 50 µs a request on the
+//! benchmark machine (`bare-proxy` both ways, BENCHMARKS.md), a quarter of the latency budget.
+//! An upstream reached through an HTTP proxy (its `proxy`, or `HTTPS_PROXY`/`HTTP_PROXY` and
+//! `NO_PROXY` from the environment, as curl reads them) gets reqwest, which speaks CONNECT
+//! tunnels and forward proxying; same roots, same timeouts, same errors.
 
 use crate::config::{Config, UpstreamConfig};
 use arc_swap::ArcSwapOption;
 use axum::body::Bytes;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
-use futures_util::Stream;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -24,6 +28,14 @@ use tokio::time::Instant;
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+/// How an upstream is reached. One per upstream, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+enum Transport {
+    Direct(HttpClient),
+    /// Through an HTTP proxy.
+    Proxied(reqwest::Client),
+}
+
 /// One upstream and its HTTP client.
 pub struct Upstream {
     pub name: String,
@@ -36,7 +48,9 @@ pub struct Upstream {
     /// Where a client's own key goes in open mode: `authorization` or `api_key_header`.
     key_header: HeaderName,
     pub(crate) cfg: UpstreamConfig,
-    client: HttpClient,
+    transport: Transport,
+    /// The proxy in use, for the start-up banner (credentials removed).
+    pub(crate) proxy: Option<String>,
 }
 
 /// Why an upstream call failed; each is a clean error for the client and a note in the ledger.
@@ -82,23 +96,37 @@ impl Failure {
 pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
-    body: Incoming,
+    body: ReplyBody,
     pub deadline: Instant,
+}
+
+enum ReplyBody {
+    Direct(Incoming),
+    Proxied(reqwest::Response),
 }
 
 impl Reply {
     /// The whole body.
     pub(crate) async fn bytes(self) -> Result<Bytes, Failure> {
-        match tokio::time::timeout_at(self.deadline, self.body.collect()).await {
+        let body = async {
+            match self.body {
+                ReplyBody::Direct(b) => b.collect().await.map(|c| c.to_bytes()).ok(),
+                ReplyBody::Proxied(r) => r.bytes().await.ok(),
+            }
+        };
+        match tokio::time::timeout_at(self.deadline, body).await {
             Err(_) => Err(Failure::TimedOut),
-            Ok(Err(_)) => Err(Failure::Cut),
-            Ok(Ok(b)) => Ok(b.to_bytes()),
+            Ok(None) => Err(Failure::Cut),
+            Ok(Some(b)) => Ok(b),
         }
     }
 
     /// The body as it arrives (the caller enforces [`Reply::deadline`]).
-    pub(crate) fn into_stream(self) -> impl Stream<Item = Result<Bytes, hyper::Error>> {
-        self.body.into_data_stream()
+    pub(crate) fn into_stream(self) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+        match self.body {
+            ReplyBody::Direct(b) => b.into_data_stream().map_err(std::io::Error::other).boxed(),
+            ReplyBody::Proxied(r) => r.bytes_stream().map_err(std::io::Error::other).boxed(),
+        }
     }
 
     pub(crate) fn is_event_stream(&self) -> bool {
@@ -144,6 +172,74 @@ fn tls_config(cfg: &UpstreamConfig) -> Result<rustls::ClientConfig, String> {
         .dangerous() // rustls's name for "bring your own verifier": the platform's, here
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth())
+}
+
+/// The proxy for this upstream: its own `proxy`, else the environment's for its URL (none when
+/// `NO_PROXY` names its host).
+fn proxy_for(cfg: &UpstreamConfig, probe: &Uri) -> Result<Option<String>, String> {
+    if let Some(p) = &cfg.proxy {
+        return match p.parse::<Uri>() {
+            Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {
+                Ok(Some(p.clone()))
+            }
+            _ => Err(format!(
+                "upstream {}: proxy `{}` is not an http:// or https:// URL",
+                cfg.url,
+                without_credentials(p)
+            )),
+        };
+    }
+    Ok(hyper_util::client::proxy::matcher::Matcher::from_env()
+        .intercept(probe)
+        .map(|i| i.uri().to_string()))
+}
+
+/// A proxy URL fit for a log line: `http://user:secret@host:3128` → `http://host:3128`.
+fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split('/').next().unwrap_or("");
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://{host}{}", &rest[authority.len()..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+fn direct_client(cfg: &UpstreamConfig) -> Result<HttpClient, String> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(cfg.connect_timeout()));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls_config(cfg)?)
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_max_idle_per_host(64)
+        .build(https))
+}
+
+fn proxied_client(cfg: &UpstreamConfig, proxy: &str) -> Result<reqwest::Client, String> {
+    let proxy = reqwest::Proxy::all(proxy).map_err(|e| {
+        format!(
+            "upstream {}: proxy `{}`: {e}",
+            cfg.url,
+            without_credentials(proxy)
+        )
+    })?;
+    reqwest::Client::builder()
+        .proxy(proxy)
+        .tls_backend_preconfigured(tls_config(cfg)?)
+        .connect_timeout(cfg.connect_timeout())
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|e| format!("upstream {}: {e}", cfg.url))
 }
 
 /// The upstream's key as it is sent: `Authorization: Bearer KEY`, or the key as it is in
@@ -201,29 +297,25 @@ fn key_header_value(
 impl Upstream {
     pub fn new(cfg: &UpstreamConfig) -> Result<Upstream, String> {
         let base = cfg.url.trim_end_matches('/').to_string();
-        match format!("{base}/models").parse::<Uri>() {
-            Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => {}
+        let probe = match format!("{base}/models").parse::<Uri>() {
+            Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() => u,
             _ => {
                 return Err(format!(
                     "upstream `{}` is not an http:// or https:// base URL",
                     cfg.url
                 ))
             }
-        }
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(cfg.connect_timeout()));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config(cfg)?)
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_max_idle_per_host(64)
-            .build(https);
+        };
+        let (transport, proxy) = match proxy_for(cfg, &probe)? {
+            None => (Transport::Direct(direct_client(cfg)?), None),
+            Some(proxy) => {
+                let shown = without_credentials(&proxy);
+                (
+                    Transport::Proxied(proxied_client(cfg, &proxy)?),
+                    Some(shown),
+                )
+            }
+        };
         let key_header = match &cfg.api_key_header {
             Some(h) => HeaderName::from_bytes(h.as_bytes())
                 .map_err(|_| format!("upstream {}: api_key_header `{h}` is invalid", cfg.url))?,
@@ -241,7 +333,8 @@ impl Upstream {
             key_file_seen: Mutex::new(Ok(key.unwrap_or_default())),
             key_header,
             cfg: cfg.clone(),
-            client,
+            transport,
+            proxy,
         })
     }
 
@@ -261,39 +354,69 @@ impl Upstream {
         let uri: Uri = format!("{}/{path}", self.base)
             .parse()
             .map_err(|_| Failure::Connect)?;
-        let mut req = Request::new(Full::new(body));
-        *req.method_mut() = method;
-        *req.uri_mut() = uri;
-        let h = req.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         match (
             &*self.key.load(),
             open,
             client_headers.get(&self.key_header),
         ) {
             (Some(k), _, _) => {
-                h.insert(k.0.clone(), k.1.clone());
+                headers.insert(k.0.clone(), k.1.clone());
             }
             (None, true, Some(theirs)) => {
-                h.insert(self.key_header.clone(), theirs.clone());
+                headers.insert(self.key_header.clone(), theirs.clone());
             }
             _ => {}
         }
         let first_byte = (Instant::now() + self.cfg.first_byte_timeout()).min(deadline);
-        match tokio::time::timeout_at(first_byte, self.client.request(req)).await {
-            Err(_) if first_byte < deadline => Err(Failure::NoAnswer),
-            Err(_) => Err(Failure::TimedOut),
-            Ok(Err(e)) if is_tls_refusal(&e) => Err(Failure::Untrusted),
-            Ok(Err(e)) if e.is_connect() => Err(Failure::Connect),
-            Ok(Err(_)) => Err(Failure::Failed),
-            Ok(Ok(r)) => {
-                let (parts, body) = r.into_parts();
-                Ok(Reply {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body,
-                    deadline,
-                })
+        let timed_out = || {
+            if first_byte < deadline {
+                Failure::NoAnswer
+            } else {
+                Failure::TimedOut
+            }
+        };
+        match &self.transport {
+            Transport::Direct(client) => {
+                let mut req = Request::new(Full::new(body));
+                *req.method_mut() = method;
+                *req.uri_mut() = uri;
+                *req.headers_mut() = headers;
+                match tokio::time::timeout_at(first_byte, client.request(req)).await {
+                    Err(_) => Err(timed_out()),
+                    Ok(Err(e)) if is_tls_refusal(&e) => Err(Failure::Untrusted),
+                    Ok(Err(e)) if e.is_connect() => Err(Failure::Connect),
+                    Ok(Err(_)) => Err(Failure::Failed),
+                    Ok(Ok(r)) => {
+                        let (parts, body) = r.into_parts();
+                        Ok(Reply {
+                            status: parts.status,
+                            headers: parts.headers,
+                            body: ReplyBody::Direct(body),
+                            deadline,
+                        })
+                    }
+                }
+            }
+            Transport::Proxied(client) => {
+                let call = client
+                    .request(method, uri.to_string())
+                    .headers(headers)
+                    .body(body)
+                    .send();
+                match tokio::time::timeout_at(first_byte, call).await {
+                    Err(_) => Err(timed_out()),
+                    Ok(Err(e)) if is_tls_refusal(&e) => Err(Failure::Untrusted),
+                    Ok(Err(e)) if e.is_connect() => Err(Failure::Connect),
+                    Ok(Err(_)) => Err(Failure::Failed),
+                    Ok(Ok(r)) => Ok(Reply {
+                        status: r.status(),
+                        headers: r.headers().clone(),
+                        body: ReplyBody::Proxied(r),
+                        deadline,
+                    }),
+                }
             }
         }
     }
@@ -402,5 +525,50 @@ impl Upstreams {
             .find(|(g, _)| g.is_match(model))
             .map(|(_, u)| u)
             .or(self.default.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_credentials_never_reach_a_message() {
+        for (url, shown) in [
+            ("http://user:secret@proxy:3128", "http://proxy:3128"),
+            ("http://user:p@ss@proxy:3128/x", "http://proxy:3128/x"),
+            ("http://proxy:3128", "http://proxy:3128"),
+            ("http://proxy:3128/a@b", "http://proxy:3128/a@b"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(without_credentials(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_configured_proxy_wins_and_must_be_http() {
+        let mut cfg = UpstreamConfig::from_url("https://api.example.com/v1");
+        let probe: Uri = "https://api.example.com/v1/models".parse().unwrap();
+        cfg.proxy = Some("http://proxy.internal:3128".into());
+        assert_eq!(
+            proxy_for(&cfg, &probe).unwrap().as_deref(),
+            Some("http://proxy.internal:3128")
+        );
+        cfg.proxy = Some("socks9://proxy".into());
+        assert!(proxy_for(&cfg, &probe).is_err());
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        cfg.proxy = Some("http://proxy.internal:3128".into());
+        let up = Upstream::new(&cfg).unwrap();
+        assert!(matches!(up.transport, Transport::Proxied(_)));
+        assert_eq!(up.proxy.as_deref(), Some("http://proxy.internal:3128"));
+    }
+
+    #[test]
+    fn base_urls_are_checked_at_start() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        for bad in ["ftp://x/v1", "http://", "no scheme"] {
+            let cfg = UpstreamConfig::from_url(bad);
+            assert!(Upstream::new(&cfg).is_err(), "{bad}");
+        }
     }
 }

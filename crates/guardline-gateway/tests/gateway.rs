@@ -1036,3 +1036,104 @@ async fn the_upstream_key_can_come_from_a_file() {
     let e = start(config(&key_file)).err().unwrap();
     assert!(e.contains("upstream.key") && e.contains("empty"), "{e}");
 }
+
+/// An upstream behind an HTTP proxy (`proxy` in its section): requests go to the proxy in
+/// absolute form, replies come back checked and restored as from a direct upstream, and the
+/// upstream's key goes with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_can_be_reached_through_a_proxy() {
+    let s = setup("", false).await;
+    // The mock upstream of `setup`, reached only through this forward proxy.
+    let upstream = serve(
+        Router::new()
+            .route("/v1/chat/completions", post(mock_chat))
+            .with_state(s.mock.clone()),
+    )
+    .await;
+    // (request target, authorization) of each request the proxy received.
+    type Seen = Vec<(String, Option<String>)>;
+    let proxied: Arc<Mutex<Seen>> = Arc::default();
+    let record = proxied.clone();
+    let proxy = serve(Router::new().fallback(move |req: axum::extract::Request| {
+        let record = record.clone();
+        async move {
+            let uri = req.uri().to_string();
+            let auth = req
+                .headers()
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_string());
+            record.lock().unwrap().push((uri.clone(), auth.clone()));
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let mut call = reqwest::Client::new()
+                .post(&uri)
+                .header("content-type", "application/json")
+                .body(body);
+            if let Some(a) = auth {
+                call = call.header("authorization", a);
+            }
+            let r = call.send().await.unwrap();
+            let status = r.status().as_u16();
+            let bytes = r.bytes().await.unwrap();
+            Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .body(Body::from(bytes))
+                .unwrap()
+        }
+    }))
+    .await;
+    std::env::set_var("GUARDLINE_TEST_PROXIED_KEY", "sk-via-proxy");
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_in(dir.path()).await;
+    let gw = gateway(
+        &format!(
+            "[upstream]\nurl = \"{upstream}/v1\"\nproxy = \"{proxy}\"\n\
+             api_key_env = \"GUARDLINE_TEST_PROXIED_KEY\""
+        ),
+        &ledger,
+        None,
+        KeyStore::default(),
+        PolicySet::default(),
+    )
+    .unwrap();
+    assert!(
+        gw.upstream_summary()
+            .contains(&format!("via proxy {proxy}")),
+        "{}",
+        gw.upstream_summary()
+    );
+    let base = serve(guardline_gateway::router(Arc::new(gw))).await;
+    let r = client()
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&json!({"model": "m", "messages": [{"role": "user", "content": format!("HKID {HKID}")}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        format!("You said: HKID {HKID}")
+    );
+    let seen = proxied.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, format!("{upstream}/v1/chat/completions"));
+    assert_eq!(seen[0].1.as_deref(), Some("Bearer sk-via-proxy"));
+    assert!(!s.mock.seen.lock().unwrap()[0]
+        .to_string()
+        .contains("A123456"));
+
+    // A proxy that is not a URL is a start-up error, without its credentials in the message.
+    let e = gateway(
+        &format!("[upstream]\nurl = \"{upstream}/v1\"\nproxy = \"ftp://user:hunter2@proxy:21\""),
+        &ledger,
+        None,
+        KeyStore::default(),
+        PolicySet::default(),
+    )
+    .err()
+    .unwrap();
+    assert!(e.contains("proxy") && !e.contains("hunter2"), "{e}");
+}
