@@ -192,6 +192,9 @@ pub struct Gateway {
     /// started with keys never falls back to open mode, even if every key is revoked.
     started_open: bool,
     limiter: Option<Limiter>,
+    /// This process, in its start, reload and stop records (`gli_` and 16 hex digits), so that
+    /// `guardline report` can tell which gateway stopped when several share a ledger.
+    instance: String,
 }
 
 impl Gateway {
@@ -222,6 +225,7 @@ impl Gateway {
                     std::num::NonZeroU32::new(config.server.rate_limit_burst).unwrap_or(rps);
                 governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst))
             }),
+            instance: format!("gli_{}", &new_request_id()[4..20]),
         })
     }
 
@@ -232,6 +236,15 @@ impl Gateway {
         &self,
     ) -> Result<guardline_ledger::Receipt, guardline_ledger::LedgerError> {
         self.record_config("gateway_start").await
+    }
+
+    /// Records that this gateway stopped (`config_change`, `change = "gateway_stop"`, on a
+    /// graceful shutdown): from then on `guardline report` no longer counts it as enforcing its
+    /// policy. A gateway that is killed writes nothing; its last start or reload still counts.
+    pub async fn record_stop(
+        &self,
+    ) -> Result<guardline_ledger::Receipt, guardline_ledger::LedgerError> {
+        self.record_config("gateway_stop").await
     }
 
     /// A `config_change` record of what is enforced now; `change` says why it was written.
@@ -249,6 +262,7 @@ impl Gateway {
         let upstreams: Vec<&str> = ups.all().map(|u| u.name.as_str()).collect();
         let body = json!({
             "change": change,
+            "instance": self.instance,
             "upstreams": upstreams,
             "access": if self.open_mode() { "open" } else { "keys" },
             "keys": self.keys.load().keys.len(),

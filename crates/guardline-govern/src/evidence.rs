@@ -5,9 +5,10 @@
 //! The record contracts read here:
 //! - `attestation` (`guardline evidence add`): `{control, by, note?, expires? "YYYY-MM-DD",
 //!   document? {name, sha256, size}, system?}`; no `system` means every system.
-//! - `config_change` with `change = "gateway_start"` (written by `guardline serve` at start-up):
-//!   `{access: "keys"|"open", policies: {TENANT: {name, sha256, request, response, disclosure,
-//!   retain_content}}}`.
+//! - `config_change` with `change = "gateway_start"` (written by `guardline serve` at start-up),
+//!   `"gateway_reload"` (at `kill -HUP`) or `"gateway_stop"` (at a graceful shutdown):
+//!   `{instance?, access: "keys"|"open", policies: {TENANT: {name, sha256, request, response,
+//!   disclosure, retain_content}}}`.
 //! - `eval_run` (`guardline eval`): `{run_id, system?, target: {host, model}, started, finished,
 //!   suites: [{name, n, metrics: {METRIC: {value, low, high, count, n}}}]}`; the ledger refuses
 //!   floating-point numbers, so `value`, `low` and `high` are read from decimal strings
@@ -73,6 +74,10 @@ pub struct GatewayStart {
     pub access: String,
     /// Per tenant (`default` included): the policy summary as recorded.
     pub policies: BTreeMap<String, Value>,
+    /// The gateway process that wrote it (records before there were instances: none).
+    pub instance: Option<String>,
+    /// Its `gateway_stop` record, when it stopped and no gateway is running since.
+    pub stopped: Option<RecordRef>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -228,6 +233,8 @@ pub fn parse_gateway_start(r: &Record, b: &Value) -> Option<GatewayStart> {
         record: RecordRef::of(r),
         access: str_field(b, "access").unwrap_or_default(),
         policies,
+        instance: str_field(b, "instance"),
+        stopped: None,
     })
 }
 
@@ -341,18 +348,41 @@ pub async fn collect(
         kind: Some("config_change".into()),
         ..Default::default()
     });
+    // Per gateway instance, its latest start or reload; a stop takes it out of the running.
+    let mut running: BTreeMap<String, GatewayStart> = BTreeMap::new();
+    let mut stopped: BTreeMap<String, (GatewayStart, RecordRef)> = BTreeMap::new();
     while let Some(r) = stream.next().await {
         let r = r?;
         match body(&r) {
             Some(b) => {
                 if let Some(g) = parse_gateway_start(&r, &b) {
-                    ev.gateway = Some(g);
+                    let instance = g.instance.clone().unwrap_or_default();
+                    stopped.remove(&instance);
+                    running.insert(instance, g);
+                } else if b.get("change").and_then(Value::as_str) == Some("gateway_stop") {
+                    let instance = str_field(&b, "instance").unwrap_or_default();
+                    if let Some(g) = running.remove(&instance) {
+                        stopped.insert(instance, (g, RecordRef::of(&r)));
+                    }
                 }
             }
             None => skip("config_change", &mut ev),
         }
     }
     drop(stream);
+    // The newest running gateway's policy; with none running, the last one's, marked stopped.
+    ev.gateway = running
+        .into_values()
+        .max_by_key(|g| g.record.seq)
+        .or_else(|| {
+            stopped
+                .into_values()
+                .max_by_key(|(g, _)| g.record.seq)
+                .map(|(g, stop)| GatewayStart {
+                    stopped: Some(stop),
+                    ..g
+                })
+        });
 
     let mut stream = ledger.records(Filter {
         kind: Some("eval_run".into()),

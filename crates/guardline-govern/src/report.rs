@@ -686,6 +686,17 @@ fn gateway(check: &str, a: &Assessment, ev: &EvidenceSet, catalog: &Catalog) -> 
             None,
         );
     };
+    if let Some(stop) = &g.stopped {
+        return piece(
+            check,
+            Outcome::Absent,
+            format!(
+                "the gateway stopped at {} (ledger #{}) and none has started since",
+                stop.time, stop.seq
+            ),
+            Some(stop.clone()),
+        );
+    }
     let reference = Some(g.record.clone());
     if check == "gateway.access_keys" {
         return match g.access.as_str() {

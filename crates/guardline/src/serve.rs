@@ -226,7 +226,7 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             },
         ));
         tokio::spawn(watch_keys(gw.clone(), keys_file));
-        let app = guardline_gateway::router(gw);
+        let app = guardline_gateway::router(gw.clone());
         // Without TCP_NODELAY, a streamed event written right after another waits for the
         // client's delayed ACK (~40 ms): the time to first token would be Nagle's, not ours.
         let listener = listener.tap_io(|tcp| {
@@ -236,6 +236,9 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             .with_graceful_shutdown(shutdown())
             .await
             .context("the server stopped")?;
+        if let Err(e) = gw.record_stop().await {
+            tracing::error!(error = %e, "cannot record the gateway's stop in the ledger");
+        }
         ledger.close().await?;
         eprintln!("guardline serve: stopped; ledger head signed");
         anyhow::Ok(())

@@ -387,8 +387,14 @@ fn keys_and_policies_reload_while_serving() {
         }
     }
     assert_eq!(policy_name(), "second");
-    let _ = gw.kill();
-    let _ = gw.wait();
+    // A graceful stop (SIGTERM) is recorded, by the same instance as the start.
+    let ok = Command::new("kill")
+        .args(["-TERM", &gw.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    assert!(gw.wait().unwrap().success());
 
     // The ledger shows when each policy came into force, and the key changes.
     let changes: Vec<Value> =
@@ -408,6 +414,11 @@ fn keys_and_policies_reload_while_serving() {
         .find(|b| b["change"] == "gateway_start")
         .unwrap();
     assert_eq!(start["upstreams"], json!(["first-upstream"]));
+    let stop = changes.last().unwrap();
+    assert_eq!(stop["change"], "gateway_stop", "{changes:?}");
+    assert!(start["instance"].as_str().unwrap().starts_with("gli_"));
+    assert_eq!(stop["instance"], start["instance"]);
+    assert_eq!(reloads[0]["instance"], start["instance"]);
     assert_eq!(reloads[0]["access"], "keys");
     assert!(changes.iter().any(|b| b["action"] == "client_key_revoked"));
     assert!(

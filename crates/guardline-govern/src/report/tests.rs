@@ -234,6 +234,42 @@ fn a_policy_reload_counts_like_a_start() {
     });
 }
 
+/// A gateway that stopped (`gateway_stop`, same instance) no longer evidences anything; another
+/// gateway still running on the same ledger does, and a new start counts again.
+#[test]
+fn a_stopped_gateway_no_longer_counts() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let start = |instance: &str| {
+            json!({"change": "gateway_start", "instance": instance, "access": "keys",
+                   "policies": {"default": baseline()}})
+        };
+        let stop = |instance: &str| json!({"change": "gateway_stop", "instance": instance});
+        add(&f, "config_change", start("gli_a")).await;
+        add(&f, "config_change", start("gli_b")).await;
+        add(&f, "config_change", stop("gli_a")).await;
+        // gli_b still runs.
+        assert_eq!(st(&report(&f, BANK).await, "PDP-01"), Status::Met);
+        add(&f, "config_change", stop("gli_b")).await;
+        let r = report(&f, BANK).await;
+        assert_eq!(
+            st(&r, "PDP-01"),
+            Status::Missing,
+            "{}",
+            detail(&r, "PDP-01")
+        );
+        assert!(
+            detail(&r, "PDP-01").contains("stopped") && detail(&r, "PDP-01").contains("#4"),
+            "{}",
+            detail(&r, "PDP-01")
+        );
+        // A stop for an instance that never started changes nothing; a new start counts.
+        add(&f, "config_change", start("gli_c")).await;
+        add(&f, "config_change", stop("gli_zzz")).await;
+        assert_eq!(st(&report(&f, BANK).await, "PDP-01"), Status::Met);
+    });
+}
+
 /// A policy that blocks injection only when it is near-certain gets no credit for blocking it:
 /// probes carry the catalogue's `probe_score` (0.8), and a rule with a higher `min_score` lets
 /// them through to the next rule.
