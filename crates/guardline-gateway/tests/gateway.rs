@@ -470,6 +470,14 @@ async fn replies_are_checked_too() {
     assert!(raw.contains("SECRET_GITHUB_TOKEN"));
 }
 
+/// A stream that went wrong: no `[DONE]`, and its last event is a well-formed error.
+fn assert_ends_in_an_error_event(raw: &str) {
+    assert!(!raw.lines().any(|l| l == "data: [DONE]"), "{raw}");
+    let last = raw.lines().rfind(|l| l.starts_with("data: ")).unwrap();
+    let event: Value = serde_json::from_str(&last["data: ".len()..]).unwrap();
+    assert!(event["error"]["message"].is_string(), "{last}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_failures_become_clean_errors() {
     let s = setup(
@@ -499,9 +507,7 @@ async fn upstream_failures_become_clean_errors() {
     // A stream cut half-way ends with an error event, not a silent truncation.
     let r = post("cut", true).await;
     let raw = r.text().await.unwrap();
-    assert!(!raw.lines().any(|l| l == "data: [DONE]"), "{raw}");
-    let last = raw.lines().rfind(|l| l.starts_with("data: ")).unwrap();
-    assert!(last.contains("\"error\""), "{last}");
+    assert_ends_in_an_error_event(&raw);
     let ex = exchanges(&s.ledger).await;
     assert_eq!(ex.len(), 3);
 }
@@ -530,9 +536,7 @@ async fn a_reply_that_stalls_ends_at_the_total_timeout() {
     assert_eq!(r.status(), 200);
     let raw = r.text().await.unwrap();
     assert!(raw.contains("Hello"), "{raw}");
-    assert!(!raw.lines().any(|l| l == "data: [DONE]"), "{raw}");
-    let last = raw.lines().rfind(|l| l.starts_with("data: ")).unwrap();
-    assert!(last.contains("\"error\""), "{last}");
+    assert_ends_in_an_error_event(&raw);
     // Both ended at their deadline, not when the upstream's 30 s were up.
     assert!(started.elapsed() < Duration::from_secs(20));
     let ex = exchanges(&s.ledger).await;

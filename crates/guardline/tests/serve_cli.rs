@@ -296,40 +296,24 @@ fn keys_and_policies_reload_while_serving() {
                 .as_u16()
         })
     };
+    let fetch = |req: reqwest::RequestBuilder| {
+        rt.block_on(async { req.send().await.unwrap().json::<Value>().await.unwrap() })
+    };
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let policy_name = || {
-        rt.block_on(async {
-            let v: Value = http
-                .get(base.replace("/v1", "/admin/policy"))
-                .bearer_auth(&admin)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["default"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
+        let v = fetch(
+            http.get(base.replace("/v1", "/admin/policy"))
+                .bearer_auth(&admin),
+        );
+        text(&v["default"]["name"])
     };
     let upstream_saw = || {
-        rt.block_on(async {
-            let v: Value = http
-                .post(format!("{base}/chat/completions"))
+        let v = fetch(
+            http.post(format!("{base}/chat/completions"))
                 .bearer_auth(&admin)
-                .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["choices"][0]["message"]["content"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
+                .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]})),
+        );
+        text(&v["choices"][0]["message"]["content"])
     };
     assert_eq!(guard_status(&admin), 200);
     assert_eq!(policy_name(), "first");
