@@ -357,6 +357,11 @@ pub async fn collect(
             Some(b) => {
                 if let Some(g) = parse_gateway_start(&r, &b) {
                     let instance = g.instance.clone().unwrap_or_default();
+                    if !instance.is_empty() {
+                        // Records without an instance come from before instances existed: a
+                        // later start supersedes them, as every start used to.
+                        running.remove("");
+                    }
                     stopped.remove(&instance);
                     running.insert(instance, g);
                 } else if b.get("change").and_then(Value::as_str) == Some("gateway_stop") {

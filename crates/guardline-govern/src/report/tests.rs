@@ -245,6 +245,8 @@ fn a_stopped_gateway_no_longer_counts() {
                    "policies": {"default": baseline()}})
         };
         let stop = |instance: &str| json!({"change": "gateway_stop", "instance": instance});
+        // A start from before instances existed is superseded by any later start.
+        add(&f, "config_change", gateway_start(baseline(), "keys")).await;
         add(&f, "config_change", start("gli_a")).await;
         add(&f, "config_change", start("gli_b")).await;
         add(&f, "config_change", stop("gli_a")).await;
@@ -259,7 +261,7 @@ fn a_stopped_gateway_no_longer_counts() {
             detail(&r, "PDP-01")
         );
         assert!(
-            detail(&r, "PDP-01").contains("stopped") && detail(&r, "PDP-01").contains("#4"),
+            detail(&r, "PDP-01").contains("stopped") && detail(&r, "PDP-01").contains("#5"),
             "{}",
             detail(&r, "PDP-01")
         );
