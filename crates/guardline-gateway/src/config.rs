@@ -96,7 +96,7 @@ pub struct UpstreamConfig {
     pub proxy: Option<String>,
     /// PEM file of extra root certificates to trust for this upstream (a private CA in front
     /// of an in-house vLLM, say), on top of the system's roots.
-    pub ca_file: Option<std::path::PathBuf>,
+    pub ca_file: Option<PathBuf>,
     #[serde(default = "default_connect_ms")]
     pub connect_timeout_ms: u64,
     /// Until the first byte of the reply (headers) arrives.
@@ -234,13 +234,13 @@ impl Config {
         for t in self.tenants.values_mut() {
             at(&mut t.policy);
         }
+        // A SQLite path as the ledger reads it; a URL that does not parse is left for the
+        // ledger to refuse, with its own message.
         if let Some(url) = &mut self.ledger.url {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                let path = url
-                    .strip_prefix("sqlite://")
-                    .or_else(|| url.strip_prefix("sqlite:"))
-                    .unwrap_or(url);
-                if !path.is_empty() && !path.contains("://") && Path::new(path).is_relative() {
+            if let Ok(guardline_ledger::Location::Sqlite(path)) =
+                guardline_ledger::Location::parse(url)
+            {
+                if path.is_relative() {
                     *url = base.join(path).display().to_string();
                 }
             }

@@ -645,7 +645,7 @@ pub fn decide(stage: &Value, kind: &str, score: f64, new_in_response: bool) -> (
 }
 
 /// Checks that every probe kind gets at least `floor`; the detail lists what falls short.
-fn probe(stage: &Value, kinds: &[String], score: f64, new: bool, floor: &str) -> (bool, String) {
+fn probe_at(stage: &Value, kinds: &[String], score: f64, new: bool, floor: &str) -> (bool, String) {
     let mut weak = Vec::new();
     let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for k in kinds {
@@ -737,6 +737,10 @@ fn gateway(check: &str, a: &Assessment, ev: &EvidenceSet, catalog: &Catalog) -> 
         prefix(psha, 12)
     );
     let probes = &catalog.evidence.gateway;
+    // Probe findings carry the catalogue's `probe_score`.
+    let probe = |stage: &Value, kinds: &[String], new: bool, floor: &str| {
+        probe_at(stage, kinds, probes.probe_score, new, floor)
+    };
     let null = Value::Null;
     let request = policy.get("request").unwrap_or(&null);
     let response = policy.get("response").unwrap_or(&null);
@@ -750,43 +754,19 @@ fn gateway(check: &str, a: &Assessment, ev: &EvidenceSet, catalog: &Catalog) -> 
     };
     match check {
         "gateway.request_privacy" => {
-            let (ok, d) = probe(
-                request,
-                &probes.personal_kinds,
-                probes.probe_score,
-                false,
-                "pseudonymise",
-            );
+            let (ok, d) = probe(request, &probes.personal_kinds, false, "pseudonymise");
             flag_piece(ok, format!("requests: {d}"))
         }
         "gateway.response_privacy" => {
-            let (ok1, d1) = probe(
-                response,
-                &probes.secret_kinds,
-                probes.probe_score,
-                true,
-                "redact",
-            );
-            let (ok2, d2) = probe(
-                response,
-                &probes.personal_kinds,
-                probes.probe_score,
-                true,
-                "flag",
-            );
+            let (ok1, d1) = probe(response, &probes.secret_kinds, true, "redact");
+            let (ok2, d2) = probe(response, &probes.personal_kinds, true, "flag");
             flag_piece(
                 ok1 && ok2,
                 format!("responses: {d1}; new personal data: {d2}"),
             )
         }
         "gateway.request_injection" => {
-            let (ok, d) = probe(
-                request,
-                &probes.injection_kinds,
-                probes.probe_score,
-                false,
-                "block",
-            );
+            let (ok, d) = probe(request, &probes.injection_kinds, false, "block");
             flag_piece(ok, format!("requests: {d}"))
         }
         "gateway.no_content_retained" => {

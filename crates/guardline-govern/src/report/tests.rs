@@ -187,19 +187,19 @@ fn a_weak_policy_fails_and_an_attestation_does_not_outweigh_it() {
     });
 }
 
+/// A start whose `retail-bank` tenant has a policy of its own, with the disclosure on.
+fn start_with_a_disclosing_bank_tenant() -> serde_json::Value {
+    let mut strict = baseline();
+    strict["disclosure"] = json!(true);
+    json!({"change": "gateway_start", "access": "keys", "policies": {"default": baseline(), "retail-bank": strict}})
+}
+
 #[test]
 fn a_later_gateway_start_replaces_an_earlier_one_and_tenants_are_honoured() {
     rt().block_on(async {
         let f = ledger().await;
         add(&f, "config_change", gateway_start(baseline(), "open")).await;
-        let mut strict = baseline();
-        strict["disclosure"] = json!(true);
-        add(
-            &f,
-            "config_change",
-            json!({"change": "gateway_start", "access": "keys", "policies": {"default": baseline(), "retail-bank": strict}}),
-        )
-        .await;
+        add(&f, "config_change", start_with_a_disclosing_bank_tenant()).await;
         add(&f, "config_change", json!({"change": "key_added"})).await;
         let r = report(&f, BANK).await;
         assert_eq!(st(&r, "SEC-02"), Status::Met);
@@ -214,14 +214,7 @@ fn a_later_gateway_start_replaces_an_earlier_one_and_tenants_are_honoured() {
 fn a_policy_reload_counts_like_a_start() {
     rt().block_on(async {
         let f = ledger().await;
-        let mut strict = baseline();
-        strict["disclosure"] = json!(true);
-        add(
-            &f,
-            "config_change",
-            json!({"change": "gateway_start", "access": "keys", "policies": {"default": baseline(), "retail-bank": strict}}),
-        )
-        .await;
+        add(&f, "config_change", start_with_a_disclosing_bank_tenant()).await;
         assert_eq!(st(&report(&f, BANK).await, "TIER-L1"), Status::Met);
         add(
             &f,

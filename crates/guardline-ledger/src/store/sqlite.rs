@@ -355,12 +355,10 @@ impl Backend for SqliteStore {
         mut batch: Vec<Draft>,
         policy: &CheckpointPolicy,
     ) -> Result<Vec<Receipt>, LedgerError> {
-        if self.sync == SyncMode::Normal {
-            // On the ledger's writer task: see `try_append_now`.
-            match self.try_append_now(batch, policy) {
-                Ok(result) => return result,
-                Err(b) => batch = b,
-            }
+        // On the ledger's writer task, in place when it can be (`try_append_now`).
+        match self.try_append_now(batch, policy) {
+            Ok(result) => return result,
+            Err(b) => batch = b,
         }
         let policy = policy.clone();
         self.with_writer(move |conn| append_in(conn, batch, &policy))
