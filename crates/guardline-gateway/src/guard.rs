@@ -222,26 +222,51 @@ impl Guard {
             return text.to_string();
         }
         edits.sort_by_key(|e| (e.0, std::cmp::Reverse(e.1)));
-        let bytes = text.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
+        let mut out = String::with_capacity(text.len() + 16 * edits.len());
         let mut last = 0;
         for (s, e, kind, action) in edits {
             if s < last {
                 continue; // inside a span already replaced
             }
-            out.extend_from_slice(&bytes[last..s]);
+            // Findings sit on character boundaries of valid text; a span that did not would be
+            // widened to the characters it touches rather than split one.
+            let s = floor_char_boundary(text, s);
+            out.push_str(&text[last..s]);
             match action {
-                Action::Pseudonymise => {
-                    out.extend(vault.token(&self.key, &kind, &bytes[s..e]).into_bytes())
+                Action::Pseudonymise => out.push_str(&vault.token(
+                    &self.key,
+                    &kind,
+                    text.as_bytes().get(s..e).unwrap_or_default(),
+                )),
+                _ => {
+                    out.push('<');
+                    out.push_str(&label(&kind));
+                    out.push('>');
                 }
-                _ => out.extend(format!("<{}>", label(&kind)).into_bytes()),
             }
-            last = e;
+            last = ceil_char_boundary(text, e.max(s));
         }
-        out.extend_from_slice(&bytes[last..]);
-        // Findings sit on character boundaries of valid text, so this never loses anything.
-        String::from_utf8_lossy(&out).into_owned()
+        out.push_str(&text[last..]);
+        out
     }
+}
+
+/// The largest character boundary at or before `i` (clamped to the text).
+fn floor_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The smallest character boundary at or after `i` (clamped to the text).
+fn ceil_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 fn write_back(body: &mut Value, pointers: &[String], texts: Vec<String>) {
@@ -262,6 +287,32 @@ mod tests {
 
     fn guard() -> Guard {
         Guard::new(Arc::new(Engine::with_defaults()), Key::derive(b"test"))
+    }
+
+    #[test]
+    fn transform_keeps_characters_whole() {
+        let g = guard();
+        let mut vault = Vault::new();
+        let text = "電話 9123 4567 好";
+        // A span that starts and ends inside characters is widened to them, never split.
+        let out = g.transform(
+            text,
+            vec![(1, 4, Kind::new("hk_phone"), Action::Redact)],
+            &mut vault,
+        );
+        assert_eq!(out, "<HK_PHONE> 9123 4567 好");
+        // Overlapping spans go into the first; the rest of the text is kept byte for byte.
+        let out = g.transform(
+            text,
+            vec![
+                (7, 16, Kind::new("hk_phone"), Action::Redact),
+                (8, 12, Kind::new("hk_phone"), Action::Redact),
+            ],
+            &mut vault,
+        );
+        assert_eq!(out, "電話 <HK_PHONE> 好");
+        let out = g.transform(text, Vec::new(), &mut vault);
+        assert_eq!(out, text);
     }
 
     #[test]
