@@ -8,9 +8,8 @@
 use crate::config::Config;
 use crate::guard::{Checked, Guard};
 use crate::keys::KeyStore;
-use crate::stream::StreamGuard;
 use crate::surfaces::Endpoint;
-use crate::upstream::{Reply, Upstream, Upstreams};
+use crate::upstream::{Upstream, Upstreams};
 use arc_swap::ArcSwap;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -18,7 +17,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::StreamExt;
 use guardline_detect::{Key, Vault};
 use guardline_ledger::{Ledger, NewEvent};
 use guardline_policy::{Decision, Policy, PolicySet, Stage};
@@ -31,6 +29,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
+
+mod relay;
+use relay::stream_reply;
 
 type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
@@ -960,184 +961,6 @@ async fn upstream_failure(
         record.decision,
         false,
     )
-}
-
-/// Relays an SSE reply: every text delta goes through a [`StreamGuard`] per choice, events
-/// without text pass at once, a block ends the stream with an error event, and the ledger event
-/// is written before the final `[DONE]`.
-fn stream_reply(
-    gw: Arc<Gateway>,
-    mut record: Record,
-    request_id: String,
-    policy: Arc<Policy>,
-    vault: Vault,
-    resp: Reply,
-    permit: tokio::sync::OwnedSemaphorePermit,
-) -> Response {
-    use eventsource_stream::Eventsource;
-    let endpoint = record.endpoint;
-    // Headers go out before the reply is known: they carry the request stage's decision; the
-    // stream's own outcome is in the ledger.
-    let header_decision = record.decision;
-    // The call's own deadline: `total_timeout_ms` counts from the request, streams included.
-    let deadline = resp.deadline;
-    let upstream_events = resp.into_stream().eventsource();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
-    let rid = request_id.clone();
-    tokio::spawn(async move {
-        let _permit = permit;
-        let mut events = Box::pin(upstream_events);
-        let mut guards: BTreeMap<u64, StreamGuard> = BTreeMap::new();
-        let mut template: Option<Value> = None;
-        let send = |tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>, v: &Value| {
-            let tx = tx.clone();
-            let line = format!("data: {v}\n\n");
-            async move { tx.send(Ok(Bytes::from(line))).await.is_ok() }
-        };
-        let mut ended_well = false;
-        loop {
-            let next = match tokio::time::timeout_at(deadline, events.next()).await {
-                Ok(n) => n,
-                Err(_) => {
-                    record.note = Some("upstream stream timed out".into());
-                    break;
-                }
-            };
-            let Some(ev) = next else {
-                record.note = Some("upstream stream ended without [DONE]".into());
-                break;
-            };
-            let Ok(ev) = ev else {
-                record.note = Some("upstream stream was cut".into());
-                break;
-            };
-            if ev.data.trim() == "[DONE]" {
-                ended_well = true;
-                break;
-            }
-            let Ok(mut chunk) = serde_json::from_str::<Value>(&ev.data) else {
-                continue; // keep-alives and comments
-            };
-            let mut blocked = false;
-            if let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) {
-                for c in choices.iter_mut() {
-                    let idx = c.get("index").and_then(Value::as_u64).unwrap_or(0);
-                    let slot = match endpoint {
-                        Endpoint::ChatCompletions => c.pointer_mut("/delta/content"),
-                        _ => c.get_mut("text"),
-                    };
-                    if let Some(Value::String(text)) = slot {
-                        let g = guards.entry(idx).or_insert_with(|| {
-                            StreamGuard::new(gw.guard.clone(), policy.clone(), vault.clone())
-                        });
-                        let r = g.push(text);
-                        if r.blocked {
-                            blocked = true;
-                        }
-                        *text = r.text;
-                    }
-                }
-            }
-            if template.is_none() {
-                template = Some(chunk.clone());
-            }
-            if blocked {
-                record.decision = Decision::Block;
-                record.note = Some("reply blocked mid-stream".into());
-                break;
-            }
-            if !send(&tx, &chunk).await {
-                record.note = Some("client went away".into());
-                break;
-            }
-        }
-        // Flush what each choice still holds, as one more chunk per choice.
-        if record.decision != Decision::Block {
-            for (idx, g) in guards.iter_mut() {
-                let r = g.finish();
-                if r.blocked {
-                    record.decision = Decision::Block;
-                    break;
-                }
-                let mut tail = r.text;
-                if ended_well {
-                    if let Some(d) = &policy.disclosure {
-                        tail.push_str(d);
-                    }
-                }
-                if tail.is_empty() {
-                    continue;
-                }
-                if let Some(t) = &template {
-                    let mut c = t.clone();
-                    let choice = match endpoint {
-                        Endpoint::ChatCompletions => {
-                            json!({"index": idx, "delta": {"content": tail}, "finish_reason": null})
-                        }
-                        _ => json!({"index": idx, "text": tail, "finish_reason": null}),
-                    };
-                    c["choices"] = json!([choice]);
-                    if !send(&tx, &c).await {
-                        break;
-                    }
-                }
-            }
-        }
-        for g in guards.values() {
-            for f in &g.findings {
-                *record
-                    .response_counts
-                    .entry(f.kind.to_string())
-                    .or_default() += 1;
-                if let Some(r) = &f.rule {
-                    record.response_rules.push(r.clone());
-                }
-            }
-            record.decision = record.decision.max(g.decision());
-        }
-        record.response_rules.sort_unstable();
-        record.response_rules.dedup();
-        if !ended_well && record.decision != Decision::Block {
-            gw.metrics.upstream_errors.inc();
-        }
-        let t = Instant::now();
-        let recorded = gw.ledger.append(record.event()).await.is_ok();
-        gw.metrics.ledger.observe(t.elapsed().as_secs_f64());
-        gw.metrics.exchange(&record);
-        if record.decision == Decision::Block || !ended_well || !recorded {
-            let (code, message) = if !recorded {
-                (
-                    "ledger_unavailable",
-                    "the exchange could not be recorded".to_string(),
-                )
-            } else if record.decision == Decision::Block {
-                (
-                    "reply_blocked_by_policy",
-                    format!("the reply was blocked by policy {}", policy.name),
-                )
-            } else {
-                ("upstream_error", record.note.clone().unwrap_or_default())
-            };
-            let _ = send(
-                &tx,
-                &json!({"error": {"message": format!("{message}; request {rid}"), "type": "guardline", "code": code}}),
-            )
-            .await;
-            return;
-        }
-        let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
-    });
-    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    }));
-    let mut r = Response::new(body);
-    let h = r.headers_mut();
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert("cache-control", HeaderValue::from_static("no-cache"));
-    label(r, &request_id, header_decision, true)
 }
 
 async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {

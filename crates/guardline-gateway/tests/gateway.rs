@@ -545,6 +545,38 @@ async fn a_reply_that_stalls_ends_at_the_total_timeout() {
     assert_eq!(ex[1]["note"], "upstream stream timed out", "{:?}", ex[1]);
 }
 
+/// A client that hangs up mid-stream: the exchange is still recorded, as it stood, and the
+/// upstream's stream is not read to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_mid_stream_is_recorded() {
+    let s = setup("", true).await;
+    let started = std::time::Instant::now();
+    let r = client()
+        .post(format!("{}/v1/chat/completions", s.base))
+        .json(&json!({"model": "trickle", "stream": true,
+                      "messages": [{"role": "user", "content": format!("My HKID is {HKID}")}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(r);
+    let mut ex = Vec::new();
+    for _ in 0..100 {
+        ex = exchanges(&s.ledger).await;
+        if !ex.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ex.len(), 1, "{ex:?}");
+    assert_eq!(ex[0]["note"], "client went away", "{:?}", ex[0]);
+    assert_eq!(ex[0]["stream"], true);
+    assert_eq!(ex[0]["request"]["findings"]["hk_id"], 1, "{:?}", ex[0]);
+    // Recorded when the client left, not when the upstream's 30 s were up.
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_upstream_no_upstream_and_bad_requests() {
     // Nothing listens on port 9 of loopback.

@@ -1,0 +1,295 @@
+//! Relays an SSE reply to the client. Every text delta goes through a [`StreamGuard`] per
+//! choice, events without text pass at once, a block ends the stream with an error event, and the
+//! ledger event is written before the final `[DONE]`.
+//!
+//! The relay is the response body itself: hyper polls it for the next frame, and each poll reads
+//! the upstream only as far as the next thing to send. There is no task and no channel between
+//! the upstream and the client, so an event costs no thread hand-off on its way through (it did
+//! before, and the time to first token showed it). A client that goes away drops the body; the
+//! relay's `Drop` then records the exchange as it stood ("client went away"), so an exchange is
+//! in the ledger however it ended.
+
+use super::{label, Gateway, Record};
+use crate::stream::StreamGuard;
+use crate::surfaces::Endpoint;
+use crate::upstream::Reply;
+use axum::body::{Body, Bytes};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use guardline_detect::Vault;
+use guardline_policy::{Decision, Policy};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+type Events = BoxStream<'static, Result<Event, EventStreamError<std::io::Error>>>;
+
+/// Starts relaying `resp`; the response's headers carry the request stage's decision (they go out
+/// before the reply is known), the stream's own outcome is in the ledger.
+pub(super) fn stream_reply(
+    gw: Arc<Gateway>,
+    record: Record,
+    request_id: String,
+    policy: Arc<Policy>,
+    vault: Vault,
+    resp: Reply,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Response {
+    let header_decision = record.decision;
+    // The call's own deadline: `total_timeout_ms` counts from the request, streams included.
+    let deadline = resp.deadline;
+    let relay = Relay {
+        gw,
+        record: Some(record),
+        request_id: request_id.clone(),
+        policy,
+        vault,
+        events: resp.into_stream().eventsource().boxed(),
+        deadline,
+        guards: BTreeMap::new(),
+        template: None,
+        out: VecDeque::new(),
+        _permit: permit,
+    };
+    let body = Body::from_stream(futures_util::stream::unfold(relay, |mut r| async move {
+        r.next().await.map(|b| (Ok::<_, std::io::Error>(b), r))
+    }));
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert("cache-control", HeaderValue::from_static("no-cache"));
+    label(r, &request_id, header_decision, true)
+}
+
+struct Relay {
+    gw: Arc<Gateway>,
+    /// `None` once the exchange is recorded: the stream is over.
+    record: Option<Record>,
+    request_id: String,
+    policy: Arc<Policy>,
+    vault: Vault,
+    events: Events,
+    deadline: tokio::time::Instant,
+    /// One guard per choice index.
+    guards: BTreeMap<u64, StreamGuard>,
+    /// The first chunk, the shape for the chunks the relay writes itself (held-back text).
+    template: Option<Value>,
+    /// Lines ready for the client.
+    out: VecDeque<Bytes>,
+    /// The concurrency slot, held until the stream is over or the client has gone.
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// How the upstream's part of the stream ended.
+enum End {
+    /// `[DONE]`.
+    Done,
+    /// A block mid-stream.
+    Blocked,
+    /// Cut, timed out or ended without `[DONE]` (the record's note says which).
+    Failed,
+}
+
+fn line(v: &Value) -> Bytes {
+    Bytes::from(format!("data: {v}\n\n"))
+}
+
+impl Relay {
+    /// The next line for the client; `None` when the stream is over.
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(b) = self.out.pop_front() {
+                return Some(b);
+            }
+            let record = self.record.as_mut()?;
+            let end = match tokio::time::timeout_at(self.deadline, self.events.next()).await {
+                Err(_) => {
+                    record.note = Some("upstream stream timed out".into());
+                    End::Failed
+                }
+                Ok(None) => {
+                    record.note = Some("upstream stream ended without [DONE]".into());
+                    End::Failed
+                }
+                Ok(Some(Err(_))) => {
+                    record.note = Some("upstream stream was cut".into());
+                    End::Failed
+                }
+                Ok(Some(Ok(ev))) => match self.event(&ev.data) {
+                    Some(end) => end,
+                    None => continue,
+                },
+            };
+            self.finish(end).await;
+        }
+    }
+
+    /// Guards one upstream event; queues what may go out. `Some` when the stream ends here.
+    fn event(&mut self, data: &str) -> Option<End> {
+        if data.trim() == "[DONE]" {
+            return Some(End::Done);
+        }
+        let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
+            return None; // keep-alives and comments
+        };
+        let endpoint = self.record.as_ref().map(|r| r.endpoint)?;
+        let mut blocked = false;
+        if let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) {
+            for c in choices.iter_mut() {
+                let idx = c.get("index").and_then(Value::as_u64).unwrap_or(0);
+                let slot = match endpoint {
+                    Endpoint::ChatCompletions => c.pointer_mut("/delta/content"),
+                    _ => c.get_mut("text"),
+                };
+                if let Some(Value::String(text)) = slot {
+                    let (gw, policy, vault) = (&self.gw, &self.policy, &self.vault);
+                    let g = self.guards.entry(idx).or_insert_with(|| {
+                        StreamGuard::new(gw.guard.clone(), policy.clone(), vault.clone())
+                    });
+                    let r = g.push(text);
+                    blocked |= r.blocked;
+                    *text = r.text;
+                }
+            }
+        }
+        if self.template.is_none() {
+            self.template = Some(chunk.clone());
+        }
+        if blocked {
+            if let Some(record) = self.record.as_mut() {
+                record.decision = Decision::Block;
+                record.note = Some("reply blocked mid-stream".into());
+            }
+            return Some(End::Blocked);
+        }
+        self.out.push_back(line(&chunk));
+        None
+    }
+
+    /// Flushes what each choice still holds, records the exchange, and queues the last events:
+    /// `[DONE]`, or an error event when the reply was blocked, failed or could not be recorded.
+    async fn finish(&mut self, end: End) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        let ended_well = matches!(end, End::Done);
+        if record.decision != Decision::Block {
+            for (idx, g) in self.guards.iter_mut() {
+                let r = g.finish();
+                if r.blocked {
+                    record.decision = Decision::Block;
+                    break;
+                }
+                let mut tail = r.text;
+                if ended_well {
+                    if let Some(d) = &self.policy.disclosure {
+                        tail.push_str(d);
+                    }
+                }
+                if tail.is_empty() {
+                    continue;
+                }
+                if let Some(t) = &self.template {
+                    let mut c = t.clone();
+                    let choice = match record.endpoint {
+                        Endpoint::ChatCompletions => {
+                            json!({"index": idx, "delta": {"content": tail}, "finish_reason": null})
+                        }
+                        _ => json!({"index": idx, "text": tail, "finish_reason": null}),
+                    };
+                    c["choices"] = json!([choice]);
+                    self.out.push_back(line(&c));
+                }
+            }
+        }
+        fold_findings(&mut record, &self.guards);
+        if !ended_well && record.decision != Decision::Block {
+            self.gw.metrics.upstream_errors.inc();
+        }
+        let (decision, note) = (record.decision, record.note.clone());
+        // In a task of its own, so that a client going away now cannot cancel the append half-way.
+        let gw = self.gw.clone();
+        let recorded = tokio::spawn(async move { append(&gw, &record).await })
+            .await
+            .unwrap_or(false);
+        if decision == Decision::Block || !ended_well || !recorded {
+            let (code, message) = if !recorded {
+                (
+                    "ledger_unavailable",
+                    "the exchange could not be recorded".to_string(),
+                )
+            } else if decision == Decision::Block {
+                (
+                    "reply_blocked_by_policy",
+                    format!("the reply was blocked by policy {}", self.policy.name),
+                )
+            } else {
+                ("upstream_error", note.unwrap_or_default())
+            };
+            self.out.push_back(line(&json!({"error": {
+                "message": format!("{message}; request {}", self.request_id),
+                "type": "guardline",
+                "code": code,
+            }})));
+            return;
+        }
+        self.out.push_back(Bytes::from_static(b"data: [DONE]\n\n"));
+    }
+}
+
+impl Drop for Relay {
+    /// The client went away before the stream was over: record the exchange as it stood, in a
+    /// task of its own (a drop cannot wait).
+    fn drop(&mut self) {
+        let Some(mut record) = self.record.take() else {
+            return;
+        };
+        fold_findings(&mut record, &self.guards);
+        record.note = Some("client went away".into());
+        let gw = self.gw.clone();
+        let request_id = std::mem::take(&mut self.request_id);
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            tracing::error!(request_id, "cannot record the exchange: no runtime");
+            return;
+        };
+        rt.spawn(async move {
+            if !append(&gw, &record).await {
+                tracing::error!(request_id, "cannot record the exchange");
+            }
+        });
+    }
+}
+
+/// Adds the reply's findings and decisions, choice by choice, to the record.
+fn fold_findings(record: &mut Record, guards: &BTreeMap<u64, StreamGuard>) {
+    for g in guards.values() {
+        for f in &g.findings {
+            *record
+                .response_counts
+                .entry(f.kind.to_string())
+                .or_default() += 1;
+            if let Some(r) = &f.rule {
+                record.response_rules.push(r.clone());
+            }
+        }
+        record.decision = record.decision.max(g.decision());
+    }
+    record.response_rules.sort_unstable();
+    record.response_rules.dedup();
+}
+
+/// Appends the exchange's record; `false` when the ledger refused it.
+async fn append(gw: &Gateway, record: &Record) -> bool {
+    let t = Instant::now();
+    let recorded = gw.ledger.append(record.event()).await.is_ok();
+    gw.metrics.ledger.observe(t.elapsed().as_secs_f64());
+    gw.metrics.exchange(record);
+    recorded
+}
