@@ -82,8 +82,7 @@ async fn forward(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {
     resp
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(listen), Some(upstream)) = (args.next(), args.next()) else {
         eprintln!(
@@ -92,6 +91,35 @@ async fn main() {
         std::process::exit(2);
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // BARE_PROXY_RUNTIME=per-core: one single-threaded runtime per core, each with its own
+    // SO_REUSEPORT listener and client; otherwise one multi-threaded runtime.
+    if std::env::var("BARE_PROXY_RUNTIME").as_deref() == Ok("per-core") {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads: Vec<_> = (0..n)
+            .map(|_| {
+                let (listen, upstream) = (listen.clone(), upstream.clone());
+                std::thread::spawn(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime")
+                        .block_on(run(listen, upstream, true))
+                })
+            })
+            .collect();
+        for t in threads {
+            let _ = t.join();
+        }
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(run(listen, upstream, false));
+    }
+}
+
+async fn run(listen: String, upstream: String, reuse_port: bool) {
     let client = if std::env::var("BARE_PROXY_CLIENT").as_deref() == Ok("reqwest") {
         Client::Reqwest(
             reqwest::Client::builder()
@@ -115,12 +143,21 @@ async fn main() {
     let app = Router::new()
         .route("/v1/chat/completions", post(forward))
         .with_state(proxy);
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .expect("bind")
-        .tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+    let addr: std::net::SocketAddr = listen.parse().expect("LISTEN is host:port");
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .expect("socket");
+    let _ = socket.set_reuseaddr(true);
+    if reuse_port {
+        socket.set_reuseport(true).expect("SO_REUSEPORT");
+    }
+    socket.bind(addr).expect("bind");
+    let listener = socket.listen(1024).expect("listen").tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     eprintln!("bare-proxy on http://{listen}/v1 -> {upstream}");
     axum::serve(listener, app).await.expect("serve");
 }
