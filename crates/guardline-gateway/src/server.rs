@@ -526,16 +526,21 @@ fn label(mut resp: Response, request_id: &str, decision: Decision, ai: bool) -> 
 }
 
 async fn read_body(gw: &Gateway, body: Body) -> Result<Bytes, Response> {
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_too_large",
+            "invalid_request_error",
+            &format!("request body is larger than {} bytes", gw.body_limit),
+        )
+    };
+    // A declared length (`content-length`) over the limit is refused before any of it is read.
+    if axum::body::HttpBody::size_hint(&body).lower() > gw.body_limit as u64 {
+        return Err(too_large());
+    }
     axum::body::to_bytes(body, gw.body_limit)
         .await
-        .map_err(|_| {
-            error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request_too_large",
-                "invalid_request_error",
-                &format!("request body is larger than {} bytes", gw.body_limit),
-            )
-        })
+        .map_err(|_| too_large())
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Map<String, Value>, Response> {
