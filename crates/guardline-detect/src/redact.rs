@@ -237,6 +237,16 @@ impl Vault {
         out.extend_from_slice(&text[last..]);
         out
     }
+
+    /// [`Vault::restore`] for text: values are the bytes of valid text, so the result is valid
+    /// too and is only checked, not copied again (anything else is replaced, never lost silently
+    /// as a panic).
+    pub fn restore_str(&self, text: &str) -> String {
+        match String::from_utf8(self.restore(text.as_bytes())) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }
+    }
 }
 
 /// Applies one operator to a set of findings.

@@ -94,7 +94,7 @@ impl Guard {
             .iter()
             .map(|p| {
                 let raw = body.pointer(p).and_then(Value::as_str).unwrap_or("");
-                String::from_utf8_lossy(&vault.restore(raw.as_bytes())).into_owned()
+                vault.restore_str(raw)
             })
             .collect();
         self.check_body(policy, Stage::Response, body, pointers, texts, vault)
@@ -129,9 +129,7 @@ impl Guard {
     ) -> (String, Checked) {
         let text = match stage {
             Stage::Request => text.to_string(),
-            Stage::Response => {
-                String::from_utf8_lossy(&vault.restore(text.as_bytes())).into_owned()
-            }
+            Stage::Response => vault.restore_str(text),
         };
         let (mut out, checked) = self.check(
             policy,

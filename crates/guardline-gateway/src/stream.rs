@@ -351,7 +351,7 @@ impl StreamGuard {
         let raw: String = self.pending.drain(..cut).collect();
         // Check the released part with its context; findings that start in the context were
         // dealt with when it was released.
-        let restored = String::from_utf8_lossy(&self.vault.restore(raw.as_bytes())).into_owned();
+        let restored = self.vault.restore_str(&raw);
         let window = format!("{}{}", self.context, restored);
         let offset = self.context.len();
         let checked =
