@@ -238,9 +238,9 @@ impl Vault {
         out
     }
 
-    /// [`Vault::restore`] for text: values are the bytes of valid text, so the result is valid
-    /// too and is only checked, not copied again (anything else is replaced, never lost silently
-    /// as a panic).
+    /// [`Vault::restore`] for text. Values are the bytes of valid text, so the result is valid
+    /// too and is only checked, not copied again; a value that was not (stored from other input)
+    /// comes back with U+FFFD where its bytes were invalid.
     pub fn restore_str(&self, text: &str) -> String {
         match String::from_utf8(self.restore(text.as_bytes())) {
             Ok(s) => s,

@@ -229,20 +229,19 @@ impl Guard {
             // Findings sit on character boundaries of valid text; a span that did not would be
             // widened to the characters it touches rather than split one.
             let s = floor_char_boundary(text, s);
+            let e = ceil_char_boundary(text, e.max(s));
             out.push_str(&text[last..s]);
             match action {
-                Action::Pseudonymise => out.push_str(&vault.token(
-                    &self.key,
-                    &kind,
-                    text.as_bytes().get(s..e).unwrap_or_default(),
-                )),
+                Action::Pseudonymise => {
+                    out.push_str(&vault.token(&self.key, &kind, &text.as_bytes()[s..e]))
+                }
                 _ => {
                     out.push('<');
                     out.push_str(&label(&kind));
                     out.push('>');
                 }
             }
-            last = ceil_char_boundary(text, e.max(s));
+            last = e;
         }
         out.push_str(&text[last..]);
         out

@@ -5,7 +5,9 @@
 //! ledger. What it adds over calling the upstream directly is what any proxy built this way pays
 //! on this machine for the extra hop; the rest of the gateway's figure is its own.
 //! `BARE_PROXY_CLIENT=reqwest` forwards with reqwest instead (built on the same hyper-util
-//! client), to measure what reqwest's own layers cost a request.
+//! client), to measure what reqwest's own layers cost a request. `BARE_PROXY_RUNTIME=per-core`
+//! runs one single-threaded runtime per core instead, each with its own `SO_REUSEPORT` listener
+//! and client, to measure what thread-per-core would save (BENCHMARKS.md, "Gateway").
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
