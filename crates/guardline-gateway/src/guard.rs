@@ -228,8 +228,8 @@ impl Guard {
             }
             // Findings sit on character boundaries of valid text; a span that did not would be
             // widened to the characters it touches rather than split one.
-            let s = floor_char_boundary(text, s);
-            let e = ceil_char_boundary(text, e.max(s));
+            let s = text.floor_char_boundary(s);
+            let e = text.ceil_char_boundary(e.max(s));
             out.push_str(&text[last..s]);
             match action {
                 Action::Pseudonymise => {
@@ -246,24 +246,6 @@ impl Guard {
         out.push_str(&text[last..]);
         out
     }
-}
-
-/// The largest character boundary at or before `i` (clamped to the text).
-fn floor_char_boundary(text: &str, i: usize) -> usize {
-    let mut i = i.min(text.len());
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// The smallest character boundary at or after `i` (clamped to the text).
-fn ceil_char_boundary(text: &str, i: usize) -> usize {
-    let mut i = i.min(text.len());
-    while !text.is_char_boundary(i) {
-        i += 1;
-    }
-    i
 }
 
 fn write_back(body: &mut Value, pointers: &[String], texts: Vec<String>) {

@@ -232,6 +232,32 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Writes `head`, then `chunk` `times` times (stopping when the server has closed), and returns the
+/// start of the server's answer.
+async fn raw_exchange(addr: &str, head: &str, chunk: &str, times: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    for _ in 0..times {
+        if tcp.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = vec![0u8; 64];
+    let n = tcp.read(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+/// Posts a chat completion request to the gateway at `base`.
+async fn chat(base: &str, body: Value) -> reqwest::Response {
+    client()
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The gateway's `/metrics` text.
 async fn metrics(base: &str) -> String {
     let r = client()
@@ -485,16 +511,11 @@ async fn upstream_failures_become_clean_errors() {
         true,
     )
     .await;
-    let post = |model: &'static str, stream: bool| {
-        let base = s.base.clone();
-        async move {
-            client()
-                .post(format!("{base}/v1/chat/completions"))
-                .json(&json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi there"}]}))
-                .send()
-                .await
-                .unwrap()
-        }
+    let post = |model: &str, stream: bool| {
+        chat(
+            &s.base,
+            json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi there"}]}),
+        )
     };
     let r = post("fail", false).await;
     assert_eq!(r.status(), 500);
@@ -522,17 +543,17 @@ async fn a_reply_that_stalls_ends_at_the_total_timeout() {
     )
     .await;
     let post = |stream: bool| {
-        client()
-            .post(format!("{}/v1/chat/completions", s.base))
-            .json(&json!({"model": "trickle", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
+        chat(
+            &s.base,
+            json!({"model": "trickle", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}),
+        )
     };
     let started = std::time::Instant::now();
-    let r = post(false).await.unwrap();
+    let r = post(false).await;
     assert_eq!(r.status(), 504);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["code"], "upstream_timeout");
-    let r = post(true).await.unwrap();
+    let r = post(true).await;
     assert_eq!(r.status(), 200);
     let raw = r.text().await.unwrap();
     assert!(raw.contains("Hello"), "{raw}");
@@ -551,13 +572,12 @@ async fn a_reply_that_stalls_ends_at_the_total_timeout() {
 async fn a_client_that_goes_away_mid_stream_is_recorded() {
     let s = setup("", true).await;
     let started = std::time::Instant::now();
-    let r = client()
-        .post(format!("{}/v1/chat/completions", s.base))
-        .json(&json!({"model": "trickle", "stream": true,
-                      "messages": [{"role": "user", "content": format!("My HKID is {HKID}")}]}))
-        .send()
-        .await
-        .unwrap();
+    let r = chat(
+        &s.base,
+        json!({"model": "trickle", "stream": true,
+               "messages": [{"role": "user", "content": format!("My HKID is {HKID}")}]}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(r);
@@ -621,39 +641,19 @@ async fn refused_upstream_no_upstream_and_bad_requests() {
         let e: Value = r.json().await.unwrap();
         assert!(e["error"]["message"].is_string());
     }
-    // A body over the limit is refused from its declared length. Over a raw connection, so the
-    // test reads the answer instead of racing the server's close while it still writes 5 MiB.
-    {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let addr = none.base.trim_start_matches("http://");
-        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let head = format!(
-            "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{{\"model\": ",
-            5 << 20
-        );
-        tcp.write_all(head.as_bytes()).await.unwrap();
-        let mut answer = vec![0u8; 64];
-        let n = tcp.read(&mut answer).await.unwrap();
-        let answer = String::from_utf8_lossy(&answer[..n]);
-        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-        // Without a declared length (chunked), the limit holds as the body is read.
-        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let head = format!(
-            "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
-        );
-        tcp.write_all(head.as_bytes()).await.unwrap();
-        let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
-        for _ in 0..80 {
-            // The server may answer and close before all 5 MiB are written.
-            if tcp.write_all(chunk.as_bytes()).await.is_err() {
-                break;
-            }
-        }
-        let mut answer = vec![0u8; 64];
-        let n = tcp.read(&mut answer).await.unwrap();
-        let answer = String::from_utf8_lossy(&answer[..n]);
-        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    }
+    // A body over the limit is refused from its declared length, and without one (chunked) as it
+    // is read. Over a raw connection, so the test reads the answer instead of racing the server's
+    // close while it still writes 5 MiB.
+    let addr = none.base.trim_start_matches("http://");
+    let head = |framing: String| {
+        format!("POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n{framing}\r\n\r\n")
+    };
+    let declared = head(format!("content-length: {}", 5 << 20)) + "{\"model\": ";
+    let answer = raw_exchange(addr, &declared, "", 0).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+    let answer = raw_exchange(addr, &head("transfer-encoding: chunked".into()), &chunk, 80).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     let r = client()
         .get(format!("{}/v1/nothing", none.base))
         .send()

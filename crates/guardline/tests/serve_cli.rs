@@ -335,14 +335,15 @@ fn keys_and_policies_reload_while_serving() {
 
     // SIGHUP reloads the config file's upstreams and the policy; a broken file keeps what is
     // in force.
-    let hup = || {
+    let signal = |sig: &str| {
         let ok = Command::new("kill")
-            .args(["-HUP", &gw.id().to_string()])
+            .args([sig, &gw.id().to_string()])
             .status()
             .unwrap()
             .success();
         assert!(ok);
     };
+    let hup = || signal("-HUP");
     write_policy("second");
     write_config("second-upstream");
     std::fs::write(conf_dir.join("upstream.key"), "bravo").unwrap();
@@ -372,12 +373,7 @@ fn keys_and_policies_reload_while_serving() {
     }
     assert_eq!(policy_name(), "second");
     // A graceful stop (SIGTERM) is recorded, by the same instance as the start.
-    let ok = Command::new("kill")
-        .args(["-TERM", &gw.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    signal("-TERM");
     assert!(gw.wait().unwrap().success());
 
     // The ledger shows when each policy came into force, and the key changes.
