@@ -188,6 +188,12 @@ pub struct LedgerConfig {
     /// each group commit (nothing lost to a power cut; about +0.4 ms a request on this machine).
     #[serde(default = "default_ledger_sync")]
     pub sync: guardline_ledger::SyncMode,
+    /// How often a running gateway records that it is still running (`config_change`,
+    /// `gateway_heartbeat`), in seconds; 0 turns it off. `guardline report` stops crediting a
+    /// gateway that has missed two of them: it was killed, or lost its ledger, without a chance to
+    /// record its stop.
+    #[serde(default = "default_heartbeat_secs")]
+    pub heartbeat_secs: u64,
 }
 
 impl Default for LedgerConfig {
@@ -195,12 +201,17 @@ impl Default for LedgerConfig {
         LedgerConfig {
             url: None,
             sync: default_ledger_sync(),
+            heartbeat_secs: default_heartbeat_secs(),
         }
     }
 }
 
 fn default_ledger_sync() -> guardline_ledger::SyncMode {
     guardline_ledger::SyncMode::Normal
+}
+
+fn default_heartbeat_secs() -> u64 {
+    300
 }
 
 impl Config {
@@ -342,6 +353,9 @@ rate_limit_burst = 0        # default: the rate
 # the record (a killed gateway loses nothing; a power cut may lose the last second, synced in the
 # background). "full": after an fsync of each group commit (nothing lost to a power cut, slower).
 # sync = "normal"
+# Every 5 minutes the gateway records that it still runs; `guardline report` stops crediting a
+# gateway that has missed two heartbeats (killed, or cut off from its ledger). 0: no heartbeats.
+# heartbeat_secs = 300
 "#;
 
 #[cfg(test)]
@@ -356,6 +370,7 @@ mod tests {
         let empty = Config::from_toml("", "empty").unwrap();
         assert_eq!(empty.server.body_limit, 4 << 20);
         assert_eq!(empty.ledger.sync, guardline_ledger::SyncMode::Normal);
+        assert_eq!(empty.ledger.heartbeat_secs, 300);
         let full = Config::from_toml("[ledger]\nsync = 'full'", "full").unwrap();
         assert_eq!(full.ledger.sync, guardline_ledger::SyncMode::Full);
         let bad = Config::from_toml("[ledger]\nsync = 'sometimes'", "bad").unwrap_err();

@@ -196,6 +196,8 @@ pub struct Gateway {
     /// This process, in its start, reload and stop records (`gli_` and 16 hex digits), so that
     /// `guardline report` can tell which gateway stopped when several share a ledger.
     instance: String,
+    /// `[ledger] heartbeat_secs`: how often [`Gateway::record_heartbeat`] is due (0: never).
+    heartbeat_secs: u64,
 }
 
 impl Gateway {
@@ -227,6 +229,7 @@ impl Gateway {
                 governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst))
             }),
             instance: format!("gli_{}", &new_request_id()[4..20]),
+            heartbeat_secs: config.ledger.heartbeat_secs,
         })
     }
 
@@ -241,11 +244,33 @@ impl Gateway {
 
     /// Records that this gateway stopped (`config_change`, `change = "gateway_stop"`, on a
     /// graceful shutdown): from then on `guardline report` no longer counts it as enforcing its
-    /// policy. A gateway that is killed writes nothing; its last start or reload still counts.
+    /// policy. A gateway that is killed writes nothing; it counts until it has missed two
+    /// heartbeats ([`Gateway::record_heartbeat`]).
     pub async fn record_stop(
         &self,
     ) -> Result<guardline_ledger::Receipt, guardline_ledger::LedgerError> {
         self.record_config("gateway_stop").await
+    }
+
+    /// Records that this gateway still runs (`config_change`, `change = "gateway_heartbeat"`),
+    /// every `[ledger] heartbeat_secs`: a gateway that is killed cannot record its stop, and
+    /// `guardline report` stops crediting one that has missed two heartbeats.
+    pub async fn record_heartbeat(
+        &self,
+    ) -> Result<guardline_ledger::Receipt, guardline_ledger::LedgerError> {
+        let body = json!({
+            "change": "gateway_heartbeat",
+            "instance": self.instance,
+            "heartbeat_secs": self.heartbeat_secs,
+        });
+        self.ledger
+            .append(NewEvent::new("config_change", body))
+            .await
+    }
+
+    /// How often [`Gateway::record_heartbeat`] is due; `None` when heartbeats are off.
+    pub fn heartbeat(&self) -> Option<std::time::Duration> {
+        (self.heartbeat_secs > 0).then(|| std::time::Duration::from_secs(self.heartbeat_secs))
     }
 
     /// A `config_change` record of what is enforced now; `change` says why it was written.
@@ -261,7 +286,7 @@ impl Gateway {
         }
         let ups = self.upstreams.load();
         let upstreams: Vec<&str> = ups.all().map(|u| u.name.as_str()).collect();
-        let body = json!({
+        let mut body = json!({
             "change": change,
             "instance": self.instance,
             "upstreams": upstreams,
@@ -271,6 +296,10 @@ impl Gateway {
             "policies": policies,
             "version": env!("CARGO_PKG_VERSION"),
         });
+        if self.heartbeat_secs > 0 {
+            // What `guardline report` expects from this instance from now on.
+            body["heartbeat_secs"] = json!(self.heartbeat_secs);
+        }
         self.ledger
             .append(NewEvent::new("config_change", body))
             .await

@@ -76,9 +76,31 @@ pub struct GatewayStart {
     pub policies: BTreeMap<String, Value>,
     /// The gateway process that wrote it (records before there were instances: none).
     pub instance: Option<String>,
-    /// Its `gateway_stop` record, when it stopped and no gateway is running since.
-    pub stopped: Option<RecordRef>,
+    /// How often this gateway records a heartbeat (`heartbeat_secs`); none for gateways that do
+    /// not (older versions, or heartbeats turned off), which count until they record a stop.
+    pub heartbeat_secs: Option<u64>,
+    /// Its latest sign of life: this start or reload, or a later heartbeat.
+    pub last_seen: RecordRef,
+    /// Why it no longer counts, when no gateway is running since.
+    pub stopped: Option<Stop>,
 }
+
+/// How a gateway went out of service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    /// Its `gateway_stop` record: a graceful shutdown.
+    Recorded(RecordRef),
+    /// No stop record, but it missed [`MISSED_HEARTBEATS`] heartbeats: killed, crashed or cut
+    /// off from the ledger. The record is its last sign of life.
+    Silent {
+        last_seen: RecordRef,
+        heartbeat_secs: u64,
+    },
+}
+
+/// A gateway that has recorded nothing for this many of its heartbeat intervals (plus a minute's
+/// grace for a slow ledger) is no longer counted as running.
+pub const MISSED_HEARTBEATS: u64 = 2;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metric {
@@ -234,7 +256,27 @@ pub fn parse_gateway_start(r: &Record, b: &Value) -> Option<GatewayStart> {
         access: str_field(b, "access").unwrap_or_default(),
         policies,
         instance: str_field(b, "instance"),
+        heartbeat_secs: b
+            .get("heartbeat_secs")
+            .and_then(Value::as_u64)
+            .filter(|&s| s > 0),
+        last_seen: RecordRef::of(r),
         stopped: None,
+    })
+}
+
+/// Whether a running gateway has been silent too long, as of `now`.
+fn silent(g: &GatewayStart, now: DateTime<Utc>) -> Option<Stop> {
+    let every = g.heartbeat_secs?;
+    let seen = parse_time(&g.last_seen.time)?;
+    let allowed = every
+        .saturating_mul(MISSED_HEARTBEATS)
+        .saturating_add(60)
+        .min(i64::MAX as u64 / 1000);
+    let late = now.signed_duration_since(seen) > chrono::Duration::seconds(allowed as i64);
+    late.then(|| Stop::Silent {
+        last_seen: g.last_seen.clone(),
+        heartbeat_secs: every,
     })
 }
 
@@ -348,9 +390,10 @@ pub async fn collect(
         kind: Some("config_change".into()),
         ..Default::default()
     });
-    // Per gateway instance, its latest start or reload; a stop takes it out of the running.
+    // Per gateway instance, its latest start or reload; a stop takes it out of the running, and
+    // so does silence (below).
     let mut running: BTreeMap<String, GatewayStart> = BTreeMap::new();
-    let mut stopped: BTreeMap<String, (GatewayStart, RecordRef)> = BTreeMap::new();
+    let mut stopped: BTreeMap<String, (GatewayStart, Stop)> = BTreeMap::new();
     while let Some(r) = stream.next().await {
         let r = r?;
         match body(&r) {
@@ -364,10 +407,20 @@ pub async fn collect(
                     }
                     stopped.remove(&instance);
                     running.insert(instance, g);
-                } else if b.get("change").and_then(Value::as_str) == Some("gateway_stop") {
+                } else {
                     let instance = str_field(&b, "instance").unwrap_or_default();
-                    if let Some(g) = running.remove(&instance) {
-                        stopped.insert(instance, (g, RecordRef::of(&r)));
+                    match b.get("change").and_then(Value::as_str) {
+                        Some("gateway_stop") => {
+                            if let Some(g) = running.remove(&instance) {
+                                stopped.insert(instance, (g, Stop::Recorded(RecordRef::of(&r))));
+                            }
+                        }
+                        Some("gateway_heartbeat") => {
+                            if let Some(g) = running.get_mut(&instance) {
+                                g.last_seen = RecordRef::of(&r);
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -375,6 +428,15 @@ pub async fn collect(
         }
     }
     drop(stream);
+    let silent: Vec<(String, Stop)> = running
+        .iter()
+        .filter_map(|(i, g)| silent(g, now).map(|s| (i.clone(), s)))
+        .collect();
+    for (instance, stop) in silent {
+        if let Some(g) = running.remove(&instance) {
+            stopped.insert(instance, (g, stop));
+        }
+    }
     // The newest running gateway's policy; with none running, the last one's, marked stopped.
     ev.gateway = running
         .into_values()

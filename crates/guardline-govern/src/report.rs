@@ -17,7 +17,7 @@
 
 use crate::catalog::{AttestationMode, Catalog, Control};
 use crate::classify::{Assessment, Reason};
-use crate::evidence::{prefix, Attestation, EvidenceSet, GatewayStart, RecordRef};
+use crate::evidence::{prefix, Attestation, EvidenceSet, GatewayStart, RecordRef, Stop};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -686,16 +686,35 @@ fn gateway(check: &str, a: &Assessment, ev: &EvidenceSet, catalog: &Catalog) -> 
             None,
         );
     };
-    if let Some(stop) = &g.stopped {
-        return piece(
-            check,
-            Outcome::Absent,
-            format!(
-                "the gateway stopped at {} (ledger #{}) and none has started since",
-                stop.time, stop.seq
-            ),
-            Some(stop.clone()),
-        );
+    match &g.stopped {
+        Some(Stop::Recorded(stop)) => {
+            return piece(
+                check,
+                Outcome::Absent,
+                format!(
+                    "the gateway stopped at {} (ledger #{}) and none has started since",
+                    stop.time, stop.seq
+                ),
+                Some(stop.clone()),
+            )
+        }
+        Some(Stop::Silent {
+            last_seen,
+            heartbeat_secs,
+        }) => {
+            return piece(
+                check,
+                Outcome::Absent,
+                format!(
+                    "the gateway has recorded nothing since {} (ledger #{}) though it records a \
+                     heartbeat every {heartbeat_secs} s: it was killed or cut off from the \
+                     ledger, and none has started since",
+                    last_seen.time, last_seen.seq
+                ),
+                Some(last_seen.clone()),
+            )
+        }
+        None => {}
     }
     let reference = Some(g.record.clone());
     if check == "gateway.access_keys" {

@@ -226,6 +226,9 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             },
         ));
         tokio::spawn(watch_keys(gw.clone(), keys_file));
+        if let Some(every) = gw.heartbeat() {
+            tokio::spawn(heartbeat(gw.clone(), every));
+        }
         let app = guardline_gateway::router(gw.clone());
         // Without TCP_NODELAY, a streamed event written right after another waits for the
         // client's delayed ACK (~40 ms): the time to first token would be Nagle's, not ours.
@@ -244,6 +247,21 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records a heartbeat every `every` while the gateway runs. A heartbeat that cannot be written
+/// (the ledger is down) is logged and tried again at the next one; exchanges meanwhile are
+/// refused anyway, since they cannot be recorded either.
+async fn heartbeat(gw: Arc<Gateway>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate, and the start record was just written
+    loop {
+        tick.tick().await;
+        if let Err(e) = gw.record_heartbeat().await {
+            tracing::error!(error = %e, "cannot record the gateway's heartbeat in the ledger");
+        }
+    }
 }
 
 /// How often the key files are looked at: `guardline keys create` and `keys revoke`, and a new

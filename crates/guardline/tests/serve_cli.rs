@@ -186,6 +186,45 @@ fn serve_without_config_records_its_policy() {
         .any(|r| r["action"] == "pseudonymise"));
 }
 
+/// A running gateway records a heartbeat every `[ledger] heartbeat_secs`, from the same instance
+/// as its start, so that `guardline report` can tell a killed gateway from a running one.
+#[test]
+fn a_running_gateway_records_heartbeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("guardline.toml");
+    std::fs::write(&config, "[ledger]\nheartbeat_secs = 1\n").unwrap();
+    let (mut gw, _base, _stderr) = start_serve(dir.path(), &["--config", config.to_str().unwrap()]);
+    let changes = || -> Vec<Value> {
+        guardline(dir.path(), &["audit", "export", "--kind", "config_change"])
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["body"].clone())
+            .collect()
+    };
+    let beats = |c: &[Value]| {
+        c.iter()
+            .filter(|b| b["change"] == "gateway_heartbeat")
+            .count()
+    };
+    eventually("two heartbeats", || beats(&changes()) >= 2);
+    let _ = gw.kill();
+    let _ = gw.wait();
+    let changes = changes();
+    let start = changes
+        .iter()
+        .find(|b| b["change"] == "gateway_start")
+        .unwrap();
+    assert_eq!(start["heartbeat_secs"], 1, "{start}");
+    for beat in changes
+        .iter()
+        .filter(|b| b["change"] == "gateway_heartbeat")
+    {
+        assert_eq!(beat["instance"], start["instance"], "{beat}");
+        assert_eq!(beat["heartbeat_secs"], 1, "{beat}");
+    }
+    // Killed: no stop record, only the heartbeats stop.
+    assert!(!changes.iter().any(|b| b["change"] == "gateway_stop"));
+}
+
 /// Runs `guardline` with its data in `dir`; returns stdout, failing the test on a non-zero exit.
 fn guardline(dir: &Path, args: &[&str]) -> String {
     let r = common::guardline(dir, args);

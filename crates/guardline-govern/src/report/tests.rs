@@ -265,6 +265,83 @@ fn a_stopped_gateway_no_longer_counts() {
     });
 }
 
+/// A gateway that is killed records no stop; once it has missed two heartbeats (plus a minute's
+/// grace) it no longer counts. A heartbeat is its latest sign of life; a gateway that records no
+/// heartbeats (older versions, or heartbeats off) counts until it records a stop.
+#[test]
+fn a_gateway_that_falls_silent_no_longer_counts() {
+    rt().block_on(async {
+        let f = ledger().await;
+        let minutes = |m: i64| chrono::Utc::now() + chrono::Duration::minutes(m);
+        let at = |m: i64| {
+            let f = &f;
+            async move { report_at(f, BANK, Path::new("."), minutes(m)).await }
+        };
+        add(
+            &f,
+            "config_change",
+            json!({"change": "gateway_start", "instance": "gli_a", "access": "keys",
+                   "heartbeat_secs": 300, "policies": {"default": baseline()}}),
+        )
+        .await;
+        // 2 × 300 s + 60 s allowed: still running at +10 minutes, silent at +12.
+        assert_eq!(st(&at(10).await, "PDP-01"), Status::Met);
+        let r = at(12).await;
+        assert_eq!(
+            st(&r, "PDP-01"),
+            Status::Missing,
+            "{}",
+            detail(&r, "PDP-01")
+        );
+        let d = detail(&r, "PDP-01");
+        assert!(
+            d.contains("recorded nothing since") && d.contains("#1") && d.contains("300 s"),
+            "{d}"
+        );
+
+        // A heartbeat moves its last sign of life; another instance's heartbeat does not.
+        let cat = Catalog::embedded().unwrap();
+        let m = Manifest::parse(BANK, "m.toml").unwrap();
+        let last_seen = || async {
+            let ev = collect(
+                &f.ledger,
+                "test",
+                &m,
+                Path::new("."),
+                cat,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+            ev.gateway.unwrap().last_seen.seq
+        };
+        add(
+            &f,
+            "config_change",
+            json!({"change": "gateway_heartbeat", "instance": "gli_a"}),
+        )
+        .await;
+        assert_eq!(last_seen().await, 2);
+        add(
+            &f,
+            "config_change",
+            json!({"change": "gateway_heartbeat", "instance": "gli_b"}),
+        )
+        .await;
+        assert_eq!(last_seen().await, 2);
+
+        // Without heartbeats, a gateway counts until it records a stop, however long ago it started.
+        add(
+            &f,
+            "config_change",
+            json!({"change": "gateway_start", "instance": "gli_old", "access": "keys",
+                   "policies": {"default": baseline()}}),
+        )
+        .await;
+        assert_eq!(st(&at(60 * 24 * 365).await, "PDP-01"), Status::Met);
+    });
+}
+
 /// A policy that blocks injection only when it is near-certain gets no credit for blocking it:
 /// probes carry the catalogue's `probe_score` (0.8), and a rule with a higher `min_score` lets
 /// them through to the next rule.
