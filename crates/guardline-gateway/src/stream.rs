@@ -48,9 +48,16 @@ pub struct AlteringStarts {
     /// Some altering recogniser can start on any ASCII letter (an e-mail address under a
     /// policy that redacts personal data): every word waits for its delimiter.
     every_word: bool,
+    /// Caches that finished streams gave back, with the states they built: a fresh cache
+    /// determinises its states again, which cost a stream about 15% of its instructions and put
+    /// that work in front of its first tokens.
+    spare: Mutex<Vec<AlteringCaches>>,
 }
 
-/// The lazy DFAs' caches, one pair per stream.
+/// At most this many spare cache pairs are kept (each is bounded by the lazy DFA's capacity).
+const SPARE_CACHES: usize = 16;
+
+/// The lazy DFAs' caches, one pair per stream at a time.
 pub struct AlteringCaches {
     word: Option<Cache>,
     anywhere: Option<Cache>,
@@ -138,24 +145,37 @@ impl AlteringStarts {
                 word: None,
                 anywhere: None,
                 every_word: true,
+                spare: Mutex::default(),
             };
         };
         let mut a = AlteringStarts {
             word,
             anywhere,
             every_word: false,
+            spare: Mutex::default(),
         };
         let mut caches = a.caches();
         a.every_word = (b'a'..=b'z')
             .chain(b'A'..=b'Z')
             .all(|b| a.viable(&mut caches, &[b], true));
+        a.give_back(caches);
         a
     }
 
+    /// A cache pair for one stream: a spare one if there is one, else a new one.
     pub fn caches(&self) -> AlteringCaches {
-        AlteringCaches {
+        let spare = self.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        spare.unwrap_or_else(|| AlteringCaches {
             word: self.word.as_ref().map(DFA::create_cache),
             anywhere: self.anywhere.as_ref().map(DFA::create_cache),
+        })
+    }
+
+    /// Keeps a finished stream's caches for the next stream.
+    pub fn give_back(&self, caches: AlteringCaches) {
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        if spare.len() < SPARE_CACHES {
+            spare.push(caches);
         }
     }
 
@@ -220,6 +240,19 @@ pub struct StreamGuard {
     pub findings: Vec<Located>,
     /// The most severe response action taken so far.
     pub most_severe: Action,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let caches = std::mem::replace(
+            &mut self.altering_caches,
+            AlteringCaches {
+                word: None,
+                anywhere: None,
+            },
+        );
+        self.altering.give_back(caches);
+    }
 }
 
 impl StreamGuard {
@@ -501,6 +534,41 @@ mod tests {
                 let (out, _, _) = run(&[&reply[..i], &reply[i..]], &g, &p, &mut vault);
                 assert_eq!(out, want, "split at {i}");
             }
+        }
+    }
+
+    /// A finished stream's lazy DFA caches go to the next stream (on an automaton of the test's
+    /// own: the policy's is shared with tests running beside this one), which decides the same.
+    #[test]
+    fn streams_reuse_the_caches_of_finished_ones() {
+        let a = AlteringStarts::build(&[r"ghp_[A-Za-z0-9]{36}".into()], &[]);
+        let spare = || a.spare.lock().unwrap().len();
+        assert_eq!(spare(), 1, "the build's own probe gives its caches back");
+        let mut c = a.caches();
+        assert_eq!(spare(), 0);
+        assert!(a.viable(&mut c, b"ghp_R8x", true));
+        assert!(!a.viable(&mut c, b"hello", true));
+        a.give_back(c);
+        let mut c = a.caches();
+        assert!(a.viable(&mut c, b"ghp_R8x", true));
+        assert!(!a.viable(&mut c, b"hello", true));
+        for _ in 0..SPARE_CACHES + 4 {
+            a.give_back(a.caches());
+            let extra = AlteringCaches {
+                word: a.word.as_ref().map(DFA::create_cache),
+                anywhere: None,
+            };
+            a.give_back(extra);
+        }
+        assert_eq!(spare(), SPARE_CACHES, "the pool is bounded");
+
+        // Streams after streams, each with the caches the last one left: the same output.
+        let (g, p, mut vault, _) = setup();
+        let secret = "ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq";
+        let reply = format!("Use the token {secret} to log in.");
+        for _ in 0..3 {
+            let (out, _, _) = run(&by_char(&reply), &g, &p, &mut vault);
+            assert_eq!(out, "Use the token <SECRET_GITHUB_TOKEN> to log in.");
         }
     }
 

@@ -98,7 +98,14 @@ enum End {
 }
 
 fn line(v: &Value) -> Bytes {
-    Bytes::from(format!("data: {v}\n\n"))
+    // `to_writer`, not `format!("{v}")`: the same bytes, without `fmt`'s per-piece dispatch,
+    // which cost a streamed event about a tenth of its instructions.
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"data: ");
+    // A parsed `Value` always serialises.
+    let _ = serde_json::to_writer(&mut out, v);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
 }
 
 impl Relay {
