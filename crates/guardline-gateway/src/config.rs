@@ -214,6 +214,9 @@ fn default_heartbeat_secs() -> u64 {
     300
 }
 
+/// The longest heartbeat interval a config may ask for: a day.
+pub const MAX_HEARTBEAT_SECS: u64 = 86_400;
+
 impl Config {
     /// Reads and checks a config file; its relative paths are taken from its own directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -285,6 +288,13 @@ impl Config {
                     )));
                 }
             }
+        }
+        if c.ledger.heartbeat_secs > MAX_HEARTBEAT_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "{origin}: [ledger] heartbeat_secs = {} is over a day ({MAX_HEARTBEAT_SECS}); \
+                 a killed gateway would count as running that long (0 turns heartbeats off)",
+                c.ledger.heartbeat_secs
+            )));
         }
         for r in &c.routes {
             for g in &r.models {
@@ -371,6 +381,10 @@ mod tests {
         assert_eq!(empty.server.body_limit, 4 << 20);
         assert_eq!(empty.ledger.sync, guardline_ledger::SyncMode::Normal);
         assert_eq!(empty.ledger.heartbeat_secs, 300);
+        let off = Config::from_toml("[ledger]\nheartbeat_secs = 0", "off").unwrap();
+        assert_eq!(off.ledger.heartbeat_secs, 0);
+        let long = Config::from_toml("[ledger]\nheartbeat_secs = 86401", "long").unwrap_err();
+        assert!(long.to_string().contains("heartbeat_secs"), "{long}");
         let full = Config::from_toml("[ledger]\nsync = 'full'", "full").unwrap();
         assert_eq!(full.ledger.sync, guardline_ledger::SyncMode::Full);
         let bad = Config::from_toml("[ledger]\nsync = 'sometimes'", "bad").unwrap_err();
