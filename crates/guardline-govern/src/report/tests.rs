@@ -315,20 +315,11 @@ fn a_gateway_that_falls_silent_no_longer_counts() {
             .unwrap();
             ev.gateway.unwrap().last_seen.seq
         };
-        add(
-            &f,
-            "config_change",
-            json!({"change": "gateway_heartbeat", "instance": "gli_a"}),
-        )
-        .await;
-        assert_eq!(last_seen().await, 2);
-        add(
-            &f,
-            "config_change",
-            json!({"change": "gateway_heartbeat", "instance": "gli_b"}),
-        )
-        .await;
-        assert_eq!(last_seen().await, 2);
+        for instance in ["gli_a", "gli_b"] {
+            let beat = json!({"change": "gateway_heartbeat", "instance": instance});
+            add(&f, "config_change", beat).await;
+            assert_eq!(last_seen().await, 2, "after {instance}'s heartbeat");
+        }
 
         // Without heartbeats, a gateway counts until it records a stop, however long ago it started.
         add(
