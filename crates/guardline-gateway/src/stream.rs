@@ -58,6 +58,7 @@ pub struct AlteringStarts {
 const SPARE_CACHES: usize = 16;
 
 /// The lazy DFAs' caches, one pair per stream at a time.
+#[derive(Default)]
 pub struct AlteringCaches {
     word: Option<Cache>,
     anywhere: Option<Cache>,
@@ -244,14 +245,8 @@ pub struct StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        let caches = std::mem::replace(
-            &mut self.altering_caches,
-            AlteringCaches {
-                word: None,
-                anywhere: None,
-            },
-        );
-        self.altering.give_back(caches);
+        self.altering
+            .give_back(std::mem::take(&mut self.altering_caches));
     }
 }
 

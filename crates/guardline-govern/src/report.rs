@@ -686,35 +686,29 @@ fn gateway(check: &str, a: &Assessment, ev: &EvidenceSet, catalog: &Catalog) -> 
             None,
         );
     };
-    match &g.stopped {
-        Some(Stop::Recorded(stop)) => {
-            return piece(
-                check,
-                Outcome::Absent,
+    if let Some(stop) = &g.stopped {
+        let (detail, at) = match stop {
+            Stop::Recorded(at) => (
                 format!(
                     "the gateway stopped at {} (ledger #{}) and none has started since",
-                    stop.time, stop.seq
+                    at.time, at.seq
                 ),
-                Some(stop.clone()),
-            )
-        }
-        Some(Stop::Silent {
-            last_seen,
-            heartbeat_secs,
-        }) => {
-            return piece(
-                check,
-                Outcome::Absent,
+                at,
+            ),
+            Stop::Silent {
+                last_seen: at,
+                heartbeat_secs,
+            } => (
                 format!(
                     "the gateway has recorded nothing since {} (ledger #{}) though it records a \
                      heartbeat every {heartbeat_secs} s: it was killed or cut off from the \
                      ledger, and none has started since",
-                    last_seen.time, last_seen.seq
+                    at.time, at.seq
                 ),
-                Some(last_seen.clone()),
-            )
-        }
-        None => {}
+                at,
+            ),
+        };
+        return piece(check, Outcome::Absent, detail, Some(at.clone()));
     }
     let reference = Some(g.record.clone());
     if check == "gateway.access_keys" {
