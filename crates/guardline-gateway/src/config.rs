@@ -310,8 +310,8 @@ impl Config {
 /// The commented configuration `guardline init` writes.
 pub const TEMPLATE: &str = r#"# guardline.toml: every key is optional; the values shown are the defaults. Relative paths in
 # this file are read from the directory this file is in.
-# `kill -HUP` makes a running gateway read its upstreams, routes and policies again (and records
-# that in the ledger); [server] and [ledger] take effect at the next start.
+# `kill -HUP` makes a running gateway read its upstreams, routes, policies and [server] limits
+# again (and records that in the ledger); `listen` and [ledger] take effect at the next start.
 
 [server]
 # Loopback only until client keys exist (`guardline keys create --tenant NAME`); with no keys the

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod guard;
 pub mod keys;
+pub mod limits;
 pub mod server;
 pub mod stream;
 pub mod surfaces;

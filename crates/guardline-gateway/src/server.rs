@@ -8,6 +8,7 @@
 use crate::config::Config;
 use crate::guard::{Checked, Guard};
 use crate::keys::KeyStore;
+use crate::limits::Limits;
 use crate::surfaces::Endpoint;
 use crate::upstream::{Upstream, Upstreams};
 use arc_swap::ArcSwap;
@@ -28,12 +29,9 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Semaphore;
 
 mod relay;
 use relay::stream_reply;
-
-type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 /// Who is calling: the key's tenant and id (`open` without keys).
 #[derive(Debug, Clone)]
@@ -184,15 +182,14 @@ pub struct Gateway {
     upstreams: ArcSwap<Upstreams>,
     ledger: Ledger,
     key: Key,
-    body_limit: usize,
-    slots: Arc<Semaphore>,
+    /// `[server]` body, concurrency and rate limits; changed on reload (see [`Limits`]).
+    limits: ArcSwap<Limits>,
     metrics: Metrics,
     /// Replaced whole when `client-keys.json` changes (`guardline keys create/revoke`).
     keys: ArcSwap<KeyStore>,
     /// Started without keys on loopback: open until the first key appears. A gateway that
     /// started with keys never falls back to open mode, even if every key is revoked.
     started_open: bool,
-    limiter: Option<Limiter>,
     /// This process, in its start, reload and stop records (`gli_` and 16 hex digits), so that
     /// `guardline report` can tell which gateway stopped when several share a ledger.
     instance: String,
@@ -218,16 +215,10 @@ impl Gateway {
             upstreams: ArcSwap::from_pointee(upstreams),
             ledger,
             key,
-            body_limit: config.server.body_limit,
-            slots: Arc::new(Semaphore::new(config.server.concurrency.max(1))),
+            limits: ArcSwap::from_pointee(Limits::new(&config.server)),
             metrics: Metrics::default(),
             started_open: keys.is_empty(),
             keys: ArcSwap::from_pointee(keys),
-            limiter: std::num::NonZeroU32::new(config.server.rate_limit_per_key).map(|rps| {
-                let burst =
-                    std::num::NonZeroU32::new(config.server.rate_limit_burst).unwrap_or(rps);
-                governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst))
-            }),
             instance: format!("gli_{}", &new_request_id()[4..20]),
             heartbeat_secs: config.ledger.heartbeat_secs,
         })
@@ -294,6 +285,7 @@ impl Gateway {
             "keys": self.keys.load().keys.len(),
             "labels": ["x-guardline-ai-generated", "x-guardline-request-id", "x-guardline-decision"],
             "policies": policies,
+            "limits": self.limits.load().summary(),
             "version": env!("CARGO_PKG_VERSION"),
         });
         if self.heartbeat_secs > 0 {
@@ -393,7 +385,7 @@ impl Gateway {
                 "this endpoint needs an admin key (`guardline keys create --admin`)",
             ));
         }
-        if let Some(l) = &self.limiter {
+        if let Some((l, _)) = &self.limits.load().limiter {
             if l.check_key(&caller.key_id).is_err() {
                 self.metrics.client_errors.inc();
                 return Err(error(
@@ -427,6 +419,26 @@ impl Gateway {
         } else {
             parts.join(", ")
         }
+    }
+
+    /// Applies `[server]`'s limits from a reloaded config (all but `listen`, which needs a
+    /// restart); returns whether any changed. Requests in flight keep their place, but a lower
+    /// concurrency admits nothing new until fewer are in flight; a new rate quota starts every key
+    /// with a full burst.
+    pub fn set_limits(&self, server: &crate::config::ServerConfig) -> bool {
+        let old = self.limits.load();
+        let new = old.reloaded(server);
+        let changed = new.summary() != old.summary();
+        if changed {
+            tracing::info!(limits = %new.summary(), "server limits reloaded");
+        }
+        self.limits.store(Arc::new(new));
+        changed
+    }
+
+    /// The limits in force (what the start and reload records show).
+    pub fn limits(&self) -> serde_json::Value {
+        self.limits.load().summary()
     }
 
     /// Replaces the upstreams and routes (the config file was reloaded). Requests in flight
@@ -555,19 +567,20 @@ fn label(mut resp: Response, request_id: &str, decision: Decision, ai: bool) -> 
 }
 
 async fn read_body(gw: &Gateway, body: Body) -> Result<Bytes, Response> {
+    let limit = gw.limits.load().body_limit;
     let too_large = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "request_too_large",
             "invalid_request_error",
-            &format!("request body is larger than {} bytes", gw.body_limit),
+            &format!("request body is larger than {limit} bytes"),
         )
     };
     // A declared length (`content-length`) over the limit is refused before any of it is read.
-    if axum::body::HttpBody::size_hint(&body).lower() > gw.body_limit as u64 {
+    if axum::body::HttpBody::size_hint(&body).lower() > limit as u64 {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, gw.body_limit)
+    axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())
 }
@@ -690,9 +703,10 @@ async fn exchange(
         Ok(c) => c,
         Err(r) => return label(r, &request_id, Decision::Block, false),
     };
-    let permit = match gw.slots.clone().acquire_owned().await {
-        Ok(p) => p,
-        Err(_) => {
+    let slots = gw.limits.load().slots.clone();
+    let permit = match slots.acquire().await {
+        Some(p) => p,
+        None => {
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "shutting_down",

@@ -321,20 +321,21 @@ impl Reload {
         let policies = PolicyFiles::of(&config, self.policy_arg.as_deref()).load()?;
         let upstreams =
             Upstreams::build(&config, self.upstream_arg.as_deref()).map_err(anyhow::Error::msg)?;
-        if config.server != self.started.server {
-            tracing::warn!("[server] changed: it takes effect at the next restart");
+        if config.server.listen != self.started.server.listen {
+            tracing::warn!("[server] listen changed: it takes effect at the next restart");
         }
         if config.ledger != self.started.ledger {
             tracing::warn!("[ledger] changed: it takes effect at the next restart");
         }
         gw.set_upstreams(upstreams);
+        gw.set_limits(&config.server);
         Ok(gw.set_policies(policies).await.map(|r| r.seq))
     }
 }
 
 /// SIGHUP: reads the client keys, the config file's upstreams and routes, and the policy files
 /// again. Anything that does not load keeps everything as it was; a reload that does is recorded
-/// in the ledger. `[server]` and `[ledger]` need a restart.
+/// in the ledger. `[server]`'s limits apply too; its `listen`, and `[ledger]`, need a restart.
 #[cfg(unix)]
 async fn reload_on_hangup(gw: Arc<Gateway>, reload: Reload) {
     use tokio::signal::unix::{signal, SignalKind};

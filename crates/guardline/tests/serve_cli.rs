@@ -245,7 +245,8 @@ fn eventually(what: &str, mut probe: impl FnMut() -> bool) {
 }
 
 /// Keys created or revoked while the gateway runs take effect without a restart; SIGHUP reloads
-/// the policy files, is recorded in the ledger, and a broken file leaves the policy in force.
+/// the policy files, the upstreams and the `[server]` limits, is recorded in the ledger, and a
+/// broken file leaves the policy in force.
 #[cfg(unix)]
 #[test]
 fn keys_and_policies_reload_while_serving() {
@@ -290,16 +291,16 @@ fn keys_and_policies_reload_while_serving() {
     let conf_dir = dir.path().join("conf");
     std::fs::create_dir(&conf_dir).unwrap();
     let config = conf_dir.join("guardline.toml");
-    let write_config = |upstream: &str| {
+    let write_config = |upstream: &str, server: &str| {
         std::fs::write(
             &config,
             format!(
-                "[upstream]\nurl = \"{mock}\"\nname = \"{upstream}\"\napi_key_file = \"upstream.key\"\n"
+                "[server]\n{server}\n[upstream]\nurl = \"{mock}\"\nname = \"{upstream}\"\napi_key_file = \"upstream.key\"\n"
             ),
         )
         .unwrap()
     };
-    write_config("first-upstream");
+    write_config("first-upstream", "");
     std::fs::write(conf_dir.join("upstream.key"), "alpha\n").unwrap();
     let admin = guardline(
         dir.path(),
@@ -354,7 +355,21 @@ fn keys_and_policies_reload_while_serving() {
         );
         text(&v["choices"][0]["message"]["content"])
     };
+    // A 3,000-byte body, under the default limit and over the one the reload sets.
+    let big_guard_status = || {
+        rt.block_on(async {
+            http.post(format!("{base}/guard"))
+                .bearer_auth(&admin)
+                .json(&json!({"text": "x".repeat(3000)}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
     assert_eq!(guard_status(&admin), 200);
+    assert_eq!(big_guard_status(), 200);
     assert_eq!(policy_name(), "first");
     assert_eq!(upstream_saw(), "Bearer alpha");
 
@@ -384,10 +399,18 @@ fn keys_and_policies_reload_while_serving() {
     };
     let hup = || signal("-HUP");
     write_policy("second");
-    write_config("second-upstream");
+    write_config(
+        "second-upstream",
+        "body_limit = 2000\nconcurrency = 64\nrate_limit_per_key = 1000",
+    );
     std::fs::write(conf_dir.join("upstream.key"), "bravo").unwrap();
     hup();
     eventually("the new policy is in force", || policy_name() == "second");
+    assert_eq!(
+        big_guard_status(),
+        413,
+        "the reloaded body limit is in force"
+    );
     assert_eq!(
         upstream_saw(),
         "Bearer bravo",
@@ -428,11 +451,17 @@ fn keys_and_policies_reload_while_serving() {
     assert_eq!(reloads.len(), 1, "{changes:?}");
     assert_eq!(reloads[0]["policies"]["default"]["name"], "second");
     assert_eq!(reloads[0]["upstreams"], json!(["second-upstream"]));
+    assert_eq!(
+        reloads[0]["limits"],
+        json!({"body_limit": 2000, "concurrency": 64, "rate_limit_per_key": 1000, "rate_limit_burst": 1000})
+    );
     let start = changes
         .iter()
         .find(|b| b["change"] == "gateway_start")
         .unwrap();
     assert_eq!(start["upstreams"], json!(["first-upstream"]));
+    assert_eq!(start["limits"]["body_limit"], 4194304);
+    assert_eq!(start["limits"]["rate_limit_per_key"], 0);
     let stop = changes.last().unwrap();
     assert_eq!(stop["change"], "gateway_stop", "{changes:?}");
     assert!(start["instance"].as_str().unwrap().starts_with("gli_"));

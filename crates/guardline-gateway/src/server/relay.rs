@@ -37,7 +37,7 @@ pub(super) fn stream_reply(
     policy: Arc<Policy>,
     vault: Vault,
     resp: Reply,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permit: crate::limits::Slot,
 ) -> Response {
     let header_decision = record.decision;
     // The call's own deadline: `total_timeout_ms` counts from the request, streams included.
@@ -84,7 +84,7 @@ struct Relay {
     /// Lines ready for the client.
     out: VecDeque<Bytes>,
     /// The concurrency slot, held until the stream is over or the client has gone.
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    _permit: crate::limits::Slot,
 }
 
 /// How the upstream's part of the stream ended.
