@@ -85,6 +85,9 @@ async fn mock_chat(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
         }
         _ => {}
     }
+    if body["stream"] == json!(true) && model.starts_with("tools") {
+        return tool_call_stream(&model, &last);
+    }
     if body["stream"] == json!(true) {
         let mut events: Vec<String> = vec![format!(
             "data: {}\n\n",
@@ -121,6 +124,53 @@ async fn mock_chat(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
     }))
     .into_response()
+}
+
+/// A streamed reply of two tool calls and a refusal, one character per event: the first call's
+/// arguments carry `last` (so tokens round-trip), the second's a secret when the model is
+/// `tools-leaky`. Tool calls interleave, as parallel tool calls may.
+fn tool_call_stream(model: &str, last: &str) -> Response {
+    let chunk = |delta: Value, finish: Value| {
+        format!(
+            "data: {}\n\n",
+            json!({"id": "c1", "object": "chat.completion.chunk", "model": model,
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        )
+    };
+    let first = json!({"to": last}).to_string();
+    let second = if model == "tools-leaky" {
+        json!({"token": "ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq"}).to_string()
+    } else {
+        json!({"n": 42}).to_string()
+    };
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": null, "tool_calls": [
+            {"index": 0, "id": "call_a", "type": "function", "function": {"name": "send", "arguments": ""}},
+            {"index": 1, "id": "call_b", "type": "function", "function": {"name": "count", "arguments": ""}}
+        ]}),
+        Value::Null,
+    )];
+    let (a, b): (Vec<char>, Vec<char>) = (first.chars().collect(), second.chars().collect());
+    for i in 0..a.len().max(b.len()) {
+        for (at, chars) in [(0, &a), (1, &b)] {
+            if let Some(c) = chars.get(i) {
+                events.push(chunk(
+                    json!({"tool_calls": [{"index": at, "function": {"arguments": c.to_string()}}]}),
+                    Value::Null,
+                ));
+            }
+        }
+    }
+    for c in format!("I will not repeat {last}").chars() {
+        events.push(chunk(json!({"refusal": c.to_string()}), Value::Null));
+    }
+    events.push(chunk(json!({}), json!("tool_calls")));
+    events.push("data: [DONE]\n\n".into());
+    let stream = futures_util::stream::iter(events.into_iter().map(Ok::<_, std::io::Error>));
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap()
 }
 
 async fn mock_embeddings(State(m): State<Mock>, Json(body): Json<Value>) -> Json<Value> {
@@ -383,6 +433,98 @@ async fn streamed_reply_one_char_per_event_is_restored_without_fragments() {
     let ex = exchanges(&s.ledger).await;
     assert_eq!(ex[0]["stream"], true);
     assert_eq!(ex[0]["status"], 200);
+}
+
+/// Streamed tool-call arguments and refusals are model output like content: each is held back,
+/// restored and checked on its own, and what a guard still holds goes out before the chunk
+/// that finishes the choice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
+    let s = setup("", true).await;
+    let prompt = format!("Text {PHONE} about {HKID}");
+    let resp = chat(
+        &s.base,
+        json!({"model": "tools", "stream": true, "messages": [{"role": "user", "content": prompt}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    let (mut args, mut refusal) = (vec![String::new(), String::new()], String::new());
+    let mut finished = false;
+    let mut done = false;
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if line == "[DONE]" {
+            done = true;
+            continue;
+        }
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert!(v.get("error").is_none(), "{v}");
+        assert!(
+            !line.contains("HK_"),
+            "a token (or a fragment) reached the client: {line}"
+        );
+        let choice = &v["choices"][0];
+        let delta = &choice["delta"];
+        let had_text = delta.get("tool_calls").is_some() || delta.get("refusal").is_some();
+        assert!(
+            !(finished && had_text),
+            "text after the finishing chunk: {line}"
+        );
+        if let Some(calls) = delta["tool_calls"].as_array() {
+            for c in calls {
+                let at = c["index"].as_u64().unwrap() as usize;
+                args[at].push_str(c["function"]["arguments"].as_str().unwrap_or(""));
+            }
+        }
+        refusal.push_str(delta["refusal"].as_str().unwrap_or(""));
+        finished |= choice["finish_reason"] == "tool_calls";
+    }
+    assert!(done && finished);
+    let first: Value = serde_json::from_str(&args[0]).unwrap();
+    assert_eq!(first, json!({"to": prompt}), "restored in the arguments");
+    assert_eq!(args[1], r#"{"n":42}"#);
+    assert_eq!(refusal, format!("I will not repeat {prompt}"));
+    // The upstream saw tokens only.
+    let seen = s.mock.seen.lock().unwrap()[0].to_string();
+    assert!(
+        !seen.contains("9123") && seen.contains("HK_PHONE_"),
+        "{seen}"
+    );
+
+    // A secret in a streamed tool call is redacted (hk-baseline's response rule) before any of
+    // it is released, split over events as it is.
+    let resp = chat(
+        &s.base,
+        json!({"model": "tools-leaky", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("ghp_"), "{text}");
+    let mut second = String::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        for c in v["choices"][0]["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if c["index"] == 1 {
+                second.push_str(c["function"]["arguments"].as_str().unwrap_or(""));
+            }
+        }
+    }
+    assert_eq!(second, r#"{"token":"<SECRET_GITHUB_TOKEN>"}"#);
+    let ex = exchanges(&s.ledger).await;
+    assert_eq!(ex.len(), 2);
+    assert_eq!(ex[0]["response"]["findings"]["hk_phone"], 2, "{}", ex[0]);
+    assert_eq!(ex[1]["decision"], "transform", "{}", ex[1]);
+    assert_eq!(
+        ex[1]["response"]["findings"]["secret.github_token"], 1,
+        "{}",
+        ex[1]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -43,6 +43,7 @@ pub(super) fn stream_reply(
     // The call's own deadline: `total_timeout_ms` counts from the request, streams included.
     let deadline = resp.deadline;
     let relay = Relay {
+        endpoint: record.endpoint,
         gw,
         record: Some(record),
         request_id: request_id.clone(),
@@ -69,6 +70,7 @@ pub(super) fn stream_reply(
 }
 
 struct Relay {
+    endpoint: Endpoint,
     gw: Arc<Gateway>,
     /// `None` once the exchange is recorded: the stream is over.
     record: Option<Record>,
@@ -77,8 +79,8 @@ struct Relay {
     vault: Vault,
     events: Events,
     deadline: tokio::time::Instant,
-    /// One guard per choice index.
-    guards: BTreeMap<u64, StreamGuard>,
+    /// One guard per text of each choice (its index, and which text).
+    guards: BTreeMap<(u64, Part), StreamGuard>,
     /// The first chunk, the shape for the chunks the relay writes itself (held-back text).
     template: Option<Value>,
     /// Lines ready for the client.
@@ -95,6 +97,78 @@ enum End {
     Blocked,
     /// Cut, timed out or ended without `[DONE]` (the record's note says which).
     Failed,
+}
+
+/// Which text of a streamed choice a guard watches: each is a stream of its own, with its own
+/// hold-back (a tool call's arguments are not a continuation of the message's content).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Part {
+    /// `delta.content` (chat) or `text` (completions).
+    Content,
+    /// `delta.refusal`.
+    Refusal,
+    /// `delta.function_call.arguments` (the legacy functions API).
+    FunctionCall,
+    /// `delta.tool_calls[…].function.arguments`, by the tool call's `index`.
+    ToolCall(u64),
+}
+
+/// The texts of one streamed choice, each with the part it belongs to.
+fn streamed_texts(endpoint: Endpoint, choice: &mut Value) -> Vec<(Part, &mut String)> {
+    let mut out = Vec::new();
+    if endpoint != Endpoint::ChatCompletions {
+        if let Some(Value::String(t)) = choice.get_mut("text") {
+            out.push((Part::Content, t));
+        }
+        return out;
+    }
+    let Some(Value::Object(delta)) = choice.get_mut("delta") else {
+        return out;
+    };
+    for (key, value) in delta.iter_mut() {
+        match (key.as_str(), value) {
+            ("content", Value::String(t)) => out.push((Part::Content, t)),
+            ("refusal", Value::String(t)) => out.push((Part::Refusal, t)),
+            ("function_call", Value::Object(f)) => {
+                if let Some(Value::String(t)) = f.get_mut("arguments") {
+                    out.push((Part::FunctionCall, t));
+                }
+            }
+            ("tool_calls", Value::Array(calls)) => {
+                for (k, call) in calls.iter_mut().enumerate() {
+                    let Value::Object(call) = call else { continue };
+                    let at = call
+                        .get("index")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(k as u64);
+                    if let Some(Value::String(t)) = call
+                        .get_mut("function")
+                        .and_then(|f| f.get_mut("arguments"))
+                    {
+                        out.push((Part::ToolCall(at), t));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A choice that carries only `tail`, released late for `part` of choice `idx`.
+fn tail_choice(endpoint: Endpoint, idx: u64, part: Part, tail: String) -> Value {
+    if endpoint != Endpoint::ChatCompletions {
+        return json!({"index": idx, "text": tail, "finish_reason": null});
+    }
+    let delta = match part {
+        Part::Content => json!({"content": tail}),
+        Part::Refusal => json!({"refusal": tail}),
+        Part::FunctionCall => json!({"function_call": {"arguments": tail}}),
+        Part::ToolCall(at) => {
+            json!({"tool_calls": [{"index": at, "function": {"arguments": tail}}]})
+        }
+    };
+    json!({"index": idx, "delta": delta, "finish_reason": null})
 }
 
 fn line(v: &Value) -> Bytes {
@@ -146,28 +220,35 @@ impl Relay {
         let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
             return None; // keep-alives and comments
         };
-        let endpoint = self.record.as_ref().map(|r| r.endpoint)?;
+        let endpoint = self.endpoint;
         let mut blocked = false;
+        // Choices that finish in this chunk: what their guards still hold goes out first.
+        let mut finishing = Vec::new();
         if let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) {
             for c in choices.iter_mut() {
                 let idx = c.get("index").and_then(Value::as_u64).unwrap_or(0);
-                let slot = match endpoint {
-                    Endpoint::ChatCompletions => c.pointer_mut("/delta/content"),
-                    _ => c.get_mut("text"),
-                };
-                if let Some(Value::String(text)) = slot {
+                for (part, text) in streamed_texts(endpoint, c) {
                     let (gw, policy, vault) = (&self.gw, &self.policy, &self.vault);
-                    let g = self.guards.entry(idx).or_insert_with(|| {
+                    let g = self.guards.entry((idx, part)).or_insert_with(|| {
                         StreamGuard::new(gw.guard.clone(), policy.clone(), vault.clone())
                     });
                     let r = g.push(text);
                     blocked |= r.blocked;
                     *text = r.text;
                 }
+                if c.get("finish_reason").is_some_and(|f| !f.is_null()) {
+                    finishing.push(idx);
+                }
             }
         }
         if self.template.is_none() {
             self.template = Some(chunk.clone());
+        }
+        for idx in finishing {
+            if blocked {
+                break;
+            }
+            blocked |= self.flush(idx, false);
         }
         if blocked {
             if let Some(record) = self.record.as_mut() {
@@ -180,6 +261,52 @@ impl Relay {
         None
     }
 
+    /// Releases what every guard still holds, as chunks of their own, with the disclosure after
+    /// each choice's content when `disclose`. `true` when that blocked the reply.
+    fn flush_all(&mut self, disclose: bool) -> bool {
+        let choices: Vec<u64> = self.guards.keys().map(|(i, _)| *i).collect();
+        let mut last = None;
+        for idx in choices {
+            if last == Some(idx) {
+                continue;
+            }
+            last = Some(idx);
+            if self.flush(idx, disclose) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// [`Relay::flush_all`] for choice `idx` alone.
+    fn flush(&mut self, idx: u64, disclose: bool) -> bool {
+        let endpoint = self.endpoint;
+        for ((i, part), g) in self.guards.range_mut((idx, Part::Content)..) {
+            if *i != idx {
+                break;
+            }
+            let r = g.finish();
+            if r.blocked {
+                return true;
+            }
+            let mut tail = r.text;
+            if disclose && *part == Part::Content {
+                if let Some(d) = &self.policy.disclosure {
+                    tail.push_str(d);
+                }
+            }
+            if tail.is_empty() {
+                continue;
+            }
+            if let Some(t) = &self.template {
+                let mut c = t.clone();
+                c["choices"] = json!([tail_choice(endpoint, idx, *part, tail)]);
+                self.out.push_back(line(&c));
+            }
+        }
+        false
+    }
+
     /// Flushes what each choice still holds, records the exchange, and queues the last events:
     /// `[DONE]`, or an error event when the reply was blocked, failed or could not be recorded.
     async fn finish(&mut self, end: End) {
@@ -187,34 +314,8 @@ impl Relay {
             return;
         };
         let ended_well = matches!(end, End::Done);
-        if record.decision != Decision::Block {
-            for (idx, g) in self.guards.iter_mut() {
-                let r = g.finish();
-                if r.blocked {
-                    record.decision = Decision::Block;
-                    break;
-                }
-                let mut tail = r.text;
-                if ended_well {
-                    if let Some(d) = &self.policy.disclosure {
-                        tail.push_str(d);
-                    }
-                }
-                if tail.is_empty() {
-                    continue;
-                }
-                if let Some(t) = &self.template {
-                    let mut c = t.clone();
-                    let choice = match record.endpoint {
-                        Endpoint::ChatCompletions => {
-                            json!({"index": idx, "delta": {"content": tail}, "finish_reason": null})
-                        }
-                        _ => json!({"index": idx, "text": tail, "finish_reason": null}),
-                    };
-                    c["choices"] = json!([choice]);
-                    self.out.push_back(line(&c));
-                }
-            }
+        if record.decision != Decision::Block && self.flush_all(ended_well) {
+            record.decision = Decision::Block;
         }
         fold_findings(&mut record, &self.guards);
         if !ended_well && record.decision != Decision::Block {
@@ -275,7 +376,7 @@ impl Drop for Relay {
 }
 
 /// Adds the reply's findings and decisions, choice by choice, to the record.
-fn fold_findings(record: &mut Record, guards: &BTreeMap<u64, StreamGuard>) {
+fn fold_findings(record: &mut Record, guards: &BTreeMap<(u64, Part), StreamGuard>) {
     for g in guards.values() {
         for f in &g.findings {
             *record
