@@ -99,8 +99,12 @@ fn message_surfaces(m: &Value, at: &str, out: &mut Vec<String>) {
         }
         _ => {}
     }
-    if m.get("refusal").is_some_and(Value::is_string) {
-        out.push(format!("{at}/refusal"));
+    // Refusals, and the reasoning some upstreams return beside the answer (`reasoning_content`:
+    // DeepSeek, vLLM, Qwen; `reasoning`: OpenRouter, Ollama): model text a user reads too.
+    for field in ["refusal", "reasoning_content", "reasoning"] {
+        if m.get(field).is_some_and(Value::is_string) {
+            out.push(format!("{at}/{field}"));
+        }
     }
     if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
         for (k, c) in calls.iter().enumerate() {
@@ -255,11 +259,17 @@ mod tests {
         assert_eq!(request_surfaces(Endpoint::Embeddings, &e), vec!["/input"]);
         let r = json!({"choices": [
             {"message": {"role": "assistant", "content": "hi", "refusal": null}},
-            {"message": {"role": "assistant", "content": null, "refusal": "no"}}
+            {"message": {"role": "assistant", "content": null, "refusal": "no"}},
+            {"message": {"role": "assistant", "content": "4", "reasoning_content": "2+2"}}
         ]});
         assert_eq!(
             response_surfaces(Endpoint::ChatCompletions, &r),
-            vec!["/choices/0/message/content", "/choices/1/message/refusal"]
+            vec![
+                "/choices/0/message/content",
+                "/choices/1/message/refusal",
+                "/choices/2/message/content",
+                "/choices/2/message/reasoning_content"
+            ]
         );
         let t = json!({"choices": [{"text": "t"}]});
         assert_eq!(

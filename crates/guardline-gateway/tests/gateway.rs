@@ -126,9 +126,10 @@ async fn mock_chat(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
     .into_response()
 }
 
-/// A streamed reply of two tool calls and a refusal, one character per event: the first call's
-/// arguments carry `last` (so tokens round-trip), the second's a secret when the model is
-/// `tools-leaky`. Tool calls interleave, as parallel tool calls may.
+/// A streamed reply of reasoning, two tool calls and a refusal, one character per event. The
+/// reasoning, the refusal and the first call's arguments carry `last` (so tokens round-trip);
+/// the second call's arguments carry a secret when the model is `tools-leaky`. The two calls
+/// interleave, as parallel tool calls may.
 fn tool_call_stream(model: &str, last: &str) -> Response {
     let chunk = |delta: Value, finish: Value| {
         format!(
@@ -143,13 +144,17 @@ fn tool_call_stream(model: &str, last: &str) -> Response {
     } else {
         json!({"n": 42}).to_string()
     };
-    let mut events = vec![chunk(
+    let mut events: Vec<String> = format!("Thinking about {last}")
+        .chars()
+        .map(|c| chunk(json!({"reasoning_content": c.to_string()}), Value::Null))
+        .collect();
+    events.push(chunk(
         json!({"role": "assistant", "content": null, "tool_calls": [
             {"index": 0, "id": "call_a", "type": "function", "function": {"name": "send", "arguments": ""}},
             {"index": 1, "id": "call_b", "type": "function", "function": {"name": "count", "arguments": ""}}
         ]}),
         Value::Null,
-    )];
+    ));
     let (a, b): (Vec<char>, Vec<char>) = (first.chars().collect(), second.chars().collect());
     for i in 0..a.len().max(b.len()) {
         for (at, chars) in [(0, &a), (1, &b)] {
@@ -435,9 +440,9 @@ async fn streamed_reply_one_char_per_event_is_restored_without_fragments() {
     assert_eq!(ex[0]["status"], 200);
 }
 
-/// Streamed tool-call arguments and refusals are model output like content: each is held back,
-/// restored and checked on its own, and what a guard still holds goes out before the chunk
-/// that finishes the choice.
+/// Streamed tool-call arguments, refusals and reasoning are model output like content: each is
+/// held back, restored and checked on its own, and what a guard still holds goes out before the
+/// chunk that finishes the choice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     let s = setup("", true).await;
@@ -450,6 +455,7 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
     let (mut args, mut refusal) = (vec![String::new(), String::new()], String::new());
+    let mut reasoning = String::new();
     let mut finished = false;
     let mut done = false;
     for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
@@ -477,6 +483,7 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
             }
         }
         refusal.push_str(delta["refusal"].as_str().unwrap_or(""));
+        reasoning.push_str(delta["reasoning_content"].as_str().unwrap_or(""));
         finished |= choice["finish_reason"] == "tool_calls";
     }
     assert!(done && finished);
@@ -484,6 +491,7 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     assert_eq!(first, json!({"to": prompt}), "restored in the arguments");
     assert_eq!(args[1], r#"{"n":42}"#);
     assert_eq!(refusal, format!("I will not repeat {prompt}"));
+    assert_eq!(reasoning, format!("Thinking about {prompt}"));
     // The upstream saw tokens only.
     let seen = s.mock.seen.lock().unwrap()[0].to_string();
     assert!(
@@ -518,7 +526,7 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     assert_eq!(second, r#"{"token":"<SECRET_GITHUB_TOKEN>"}"#);
     let ex = exchanges(&s.ledger).await;
     assert_eq!(ex.len(), 2);
-    assert_eq!(ex[0]["response"]["findings"]["hk_phone"], 2, "{}", ex[0]);
+    assert_eq!(ex[0]["response"]["findings"]["hk_phone"], 3, "{}", ex[0]);
     assert_eq!(ex[1]["decision"], "transform", "{}", ex[1]);
     assert_eq!(
         ex[1]["response"]["findings"]["secret.github_token"], 1,

@@ -1,6 +1,7 @@
-//! Relays an SSE reply to the client. Every text delta goes through a [`StreamGuard`] per
-//! choice, events without text pass at once, a block ends the stream with an error event, and the
-//! ledger event is written before the final `[DONE]`.
+//! Relays an SSE reply to the client. Every text delta goes through a [`StreamGuard`] per text
+//! of each choice (content, refusal, reasoning, each tool call's arguments), events without text
+//! pass at once, a block ends the stream with an error event, and the ledger event is written
+//! before the final `[DONE]`.
 //!
 //! The relay is the response body itself: hyper polls it for the next frame, and each poll reads
 //! the upstream only as far as the next thing to send. There is no task and no channel between
@@ -107,6 +108,9 @@ enum Part {
     Content,
     /// `delta.refusal`.
     Refusal,
+    /// `delta.reasoning_content` (DeepSeek, vLLM) and `delta.reasoning` (OpenRouter, Ollama).
+    ReasoningContent,
+    Reasoning,
     /// `delta.function_call.arguments` (the legacy functions API).
     FunctionCall,
     /// `delta.tool_calls[…].function.arguments`, by the tool call's `index`.
@@ -129,6 +133,8 @@ fn streamed_texts(endpoint: Endpoint, choice: &mut Value) -> Vec<(Part, &mut Str
         match (key.as_str(), value) {
             ("content", Value::String(t)) => out.push((Part::Content, t)),
             ("refusal", Value::String(t)) => out.push((Part::Refusal, t)),
+            ("reasoning_content", Value::String(t)) => out.push((Part::ReasoningContent, t)),
+            ("reasoning", Value::String(t)) => out.push((Part::Reasoning, t)),
             ("function_call", Value::Object(f)) => {
                 if let Some(Value::String(t)) = f.get_mut("arguments") {
                     out.push((Part::FunctionCall, t));
@@ -163,6 +169,8 @@ fn tail_choice(endpoint: Endpoint, idx: u64, part: Part, tail: String) -> Value 
     let delta = match part {
         Part::Content => json!({"content": tail}),
         Part::Refusal => json!({"refusal": tail}),
+        Part::ReasoningContent => json!({"reasoning_content": tail}),
+        Part::Reasoning => json!({"reasoning": tail}),
         Part::FunctionCall => json!({"function_call": {"arguments": tail}}),
         Part::ToolCall(at) => {
             json!({"tool_calls": [{"index": at, "function": {"arguments": tail}}]})
