@@ -481,6 +481,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/responses", post(responses))
         .route("/v1/models", get(models))
         .route("/v1/guard", post(guard_api))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -494,7 +495,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                 "not_found",
                 "invalid_request_error",
                 "no such endpoint; Guardline serves /v1/chat/completions, /v1/completions, \
-                 /v1/embeddings, /v1/models and /v1/guard",
+                 /v1/responses (create), /v1/embeddings, /v1/models and /v1/guard",
             )
         })
         .with_state(gw)
@@ -620,6 +621,10 @@ async fn completions(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: B
 
 async fn embeddings(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
     exchange(gw, Endpoint::Embeddings, "embeddings", headers, body).await
+}
+
+async fn responses(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    exchange(gw, Endpoint::Responses, "responses", headers, body).await
 }
 
 /// What the ledger keeps of one exchange: kinds, counts, rules, keyed hashes, timings.
@@ -936,6 +941,25 @@ fn rules_of(c: &Checked) -> Vec<String> {
 
 /// Appends the visible disclosure to every assistant text in a reply.
 fn disclose(endpoint: Endpoint, reply: &mut Value, text: &str) {
+    if endpoint == Endpoint::Responses {
+        // The last text part of each message item.
+        let items = reply.get_mut("output").and_then(Value::as_array_mut);
+        for item in items.into_iter().flatten() {
+            if item.get("type").and_then(Value::as_str) != Some("message") {
+                continue;
+            }
+            let parts = item.get_mut("content").and_then(Value::as_array_mut);
+            let last = parts.into_iter().flatten().rev().find_map(|p| {
+                (p.get("type").and_then(Value::as_str) == Some("output_text"))
+                    .then(|| p.get_mut("text"))
+                    .flatten()
+            });
+            if let Some(Value::String(s)) = last {
+                s.push_str(text);
+            }
+        }
+        return;
+    }
     let Some(choices) = reply.get_mut("choices").and_then(Value::as_array_mut) else {
         return;
     };
@@ -943,7 +967,7 @@ fn disclose(endpoint: Endpoint, reply: &mut Value, text: &str) {
         let slot = match endpoint {
             Endpoint::ChatCompletions => c.pointer_mut("/message/content"),
             Endpoint::Completions => c.get_mut("text"),
-            Endpoint::Embeddings => None,
+            Endpoint::Embeddings | Endpoint::Responses => None,
         };
         if let Some(Value::String(s)) = slot {
             s.push_str(text);

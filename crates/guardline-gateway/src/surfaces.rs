@@ -11,6 +11,8 @@ pub enum Endpoint {
     ChatCompletions,
     Completions,
     Embeddings,
+    /// The Responses API (`/v1/responses`): typed input and output items instead of messages.
+    Responses,
 }
 
 impl Endpoint {
@@ -19,6 +21,7 @@ impl Endpoint {
             Endpoint::ChatCompletions => "chat.completions",
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
+            Endpoint::Responses => "responses",
         }
     }
 }
@@ -57,13 +60,88 @@ pub fn request_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
             }
         }
         Endpoint::Embeddings => strings_or_arrays(body, "input", &mut out),
+        Endpoint::Responses => {
+            if body.get("instructions").is_some_and(Value::is_string) {
+                out.push("/instructions".into());
+            }
+            match body.get("input") {
+                Some(Value::String(_)) => out.push("/input".into()),
+                Some(Value::Array(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        item_surfaces(item, &format!("/input/{i}"), &mut out);
+                    }
+                }
+                _ => {}
+            }
+            // Function tools are flat here: `{type, name, description, parameters}`.
+            if let Some(tools) = body.get("tools").and_then(Value::as_array) {
+                for (i, t) in tools.iter().enumerate() {
+                    if t.get("description").is_some_and(Value::is_string) {
+                        out.push(format!("/tools/{i}/description"));
+                    }
+                    if let Some(schema) = t.get("parameters") {
+                        schema_descriptions(schema, &format!("/tools/{i}/parameters"), 0, &mut out);
+                    }
+                }
+            }
+        }
     }
     out
+}
+
+/// The texts of one Responses API item, in a request's `input` or a reply's `output`: a message's
+/// content (a string, or parts with `text` or `refusal`), a function or custom tool call's
+/// arguments or input, a tool's output, and a reasoning item's summary and content.
+pub fn item_surfaces(item: &Value, at: &str, out: &mut Vec<String>) {
+    match item.get("content") {
+        Some(Value::String(_)) => out.push(format!("{at}/content")),
+        Some(Value::Array(parts)) => {
+            for (j, p) in parts.iter().enumerate() {
+                for field in ["text", "refusal"] {
+                    if p.get(field).is_some_and(Value::is_string) {
+                        out.push(format!("{at}/content/{j}/{field}"));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    for field in ["arguments", "input"] {
+        if item.get(field).is_some_and(Value::is_string) {
+            out.push(format!("{at}/{field}"));
+        }
+    }
+    match item.get("output") {
+        Some(Value::String(_)) => out.push(format!("{at}/output")),
+        Some(Value::Array(parts)) => {
+            for (j, p) in parts.iter().enumerate() {
+                if p.get("text").is_some_and(Value::is_string) {
+                    out.push(format!("{at}/output/{j}/text"));
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(parts) = item.get("summary").and_then(Value::as_array) {
+        for (j, p) in parts.iter().enumerate() {
+            if p.get("text").is_some_and(Value::is_string) {
+                out.push(format!("{at}/summary/{j}/text"));
+            }
+        }
+    }
 }
 
 /// JSON pointers of every string to check in a (non-streamed) response body.
 pub fn response_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
     let mut out = Vec::new();
+    if endpoint == Endpoint::Responses {
+        if let Some(items) = body.get("output").and_then(Value::as_array) {
+            for (i, item) in items.iter().enumerate() {
+                item_surfaces(item, &format!("/output/{i}"), &mut out);
+            }
+        }
+        return out;
+    }
     let Some(choices) = body.get("choices").and_then(Value::as_array) else {
         return out;
     };
@@ -79,7 +157,7 @@ pub fn response_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
                     out.push(format!("/choices/{i}/text"));
                 }
             }
-            Endpoint::Embeddings => {}
+            Endpoint::Embeddings | Endpoint::Responses => {}
         }
     }
     out

@@ -178,6 +178,103 @@ fn tool_call_stream(model: &str, last: &str) -> Response {
         .unwrap()
 }
 
+/// The Responses API upstream: echoes the input's last text back in a message and in a function
+/// call's arguments, streamed one character per delta as OpenAI streams it (added, deltas, done,
+/// part done, item done, completed); `leaky` adds a secret to the message.
+async fn mock_responses(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
+    m.seen.lock().unwrap().push(body.clone());
+    let last = match &body["input"] {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .last()
+            .and_then(|i| match &i["content"] {
+                Value::String(s) => Some(s.clone()),
+                Value::Array(parts) => parts
+                    .last()
+                    .and_then(|p| p["text"].as_str())
+                    .map(String::from),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let mut text = format!("You said: {last}");
+    if body["model"] == "leaky" {
+        text.push_str(" and ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq");
+    }
+    let args = json!({"to": last}).to_string();
+    let message = json!({"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}]});
+    let call = json!({"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "send",
+        "arguments": args, "status": "completed"});
+    let response = |output: Value, status: &str| {
+        json!({"id": "resp_1", "object": "response", "created_at": 1, "model": body["model"],
+               "status": status, "output": output})
+    };
+    if body["stream"] != json!(true) {
+        return Json(response(json!([message, call]), "completed")).into_response();
+    }
+    let mut seq = 0;
+    let mut events = Vec::new();
+    let mut push = |mut v: Value| {
+        v["sequence_number"] = json!(seq);
+        seq += 1;
+        events.push(format!(
+            "event: {}\ndata: {v}\n\n",
+            v["type"].as_str().unwrap()
+        ));
+    };
+    push(json!({"type": "response.created", "response": response(json!([]), "in_progress")}));
+    push(
+        json!({"type": "response.output_item.added", "output_index": 0,
+        "item": {"type": "message", "id": "msg_1", "status": "in_progress", "role": "assistant", "content": []}}),
+    );
+    push(
+        json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0,
+        "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+    );
+    for c in text.chars() {
+        push(
+            json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+            "content_index": 0, "delta": c.to_string()}),
+        );
+    }
+    push(
+        json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0,
+        "content_index": 0, "text": text}),
+    );
+    push(
+        json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0,
+        "content_index": 0, "part": message["content"][0]}),
+    );
+    push(json!({"type": "response.output_item.done", "output_index": 0, "item": message}));
+    push(
+        json!({"type": "response.output_item.added", "output_index": 1,
+        "item": {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "send", "arguments": ""}}),
+    );
+    for c in args.chars() {
+        push(
+            json!({"type": "response.function_call_arguments.delta", "item_id": "fc_1",
+            "output_index": 1, "delta": c.to_string()}),
+        );
+    }
+    push(
+        json!({"type": "response.function_call_arguments.done", "item_id": "fc_1",
+        "output_index": 1, "arguments": args}),
+    );
+    push(json!({"type": "response.output_item.done", "output_index": 1, "item": call}));
+    if body["model"] != "cut" {
+        push(
+            json!({"type": "response.completed", "response": response(json!([message, call]), "completed")}),
+        );
+    }
+    let stream = futures_util::stream::iter(events.into_iter().map(Ok::<_, std::io::Error>));
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
 async fn mock_embeddings(State(m): State<Mock>, Json(body): Json<Value>) -> Json<Value> {
     m.seen.lock().unwrap().push(body);
     Json(
@@ -224,6 +321,7 @@ async fn setup_full(
         Router::new()
             .route("/v1/chat/completions", post(mock_chat))
             .route("/v1/embeddings", post(mock_embeddings))
+            .route("/v1/responses", post(mock_responses))
             .route(
                 "/v1/models",
                 get(|| async {
@@ -532,6 +630,152 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
         ex[1]["response"]["findings"]["secret.github_token"], 1,
         "{}",
         ex[1]
+    );
+}
+
+/// The Responses API, whole and streamed: instructions and input items are pseudonymised on
+/// the way out; the output's texts and call arguments restored and checked on the way back, in
+/// every delta and in every whole copy the stream repeats them in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_api_whole_and_streamed() {
+    let s = setup("", true).await;
+    let prompt = format!("Call {PHONE} about {HKID}");
+    let post = |body: Value| {
+        let base = s.base.clone();
+        async move {
+            client()
+                .post(format!("{base}/v1/responses"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let resp = post(
+        json!({"model": "m", "instructions": format!("The caller is {HKID}."),
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": prompt}]}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-guardline-decision"], "transform");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["output"][0]["content"][0]["text"],
+        format!("You said: {prompt}")
+    );
+    let args: Value =
+        serde_json::from_str(body["output"][1]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args, json!({"to": prompt}));
+    let seen = s.mock.seen.lock().unwrap()[0].to_string();
+    assert!(
+        !seen.contains("9123") && !seen.contains("A123456"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("HK_PHONE_") && seen.contains("HK_ID_"),
+        "{seen}"
+    );
+
+    // Streamed: every delta, every whole copy.
+    for model in ["m", "leaky"] {
+        let resp = post(json!({"model": model, "stream": true, "input": prompt})).await;
+        assert_eq!(resp.status(), 200);
+        let text = resp.text().await.unwrap();
+        assert!(
+            !text.contains("[DONE]"),
+            "the Responses API ends without [DONE]"
+        );
+        assert!(!text.contains("ghp_"), "{text}");
+        let mut want = format!("You said: {prompt}");
+        if model == "leaky" {
+            want.push_str(" and <SECRET_GITHUB_TOKEN>");
+        }
+        let want_args = json!({"to": prompt});
+        let (mut deltas, mut arg_deltas, mut completed) = (String::new(), String::new(), false);
+        let mut names = text.lines().filter_map(|l| l.strip_prefix("event: "));
+        for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+            assert!(
+                !line.contains("HK_"),
+                "a token (or a fragment) reached the client: {line}"
+            );
+            let v: Value = serde_json::from_str(line).unwrap();
+            let kind = v["type"].as_str().unwrap();
+            assert_eq!(names.next(), Some(kind), "each event is named by its type");
+            let whole = match kind {
+                "response.output_text.delta" => {
+                    deltas.push_str(v["delta"].as_str().unwrap());
+                    None
+                }
+                "response.function_call_arguments.delta" => {
+                    arg_deltas.push_str(v["delta"].as_str().unwrap());
+                    None
+                }
+                "response.output_text.done" => Some(&v["text"]),
+                "response.content_part.done" => Some(&v["part"]["text"]),
+                "response.output_item.done" if v["output_index"] == 0 => {
+                    Some(&v["item"]["content"][0]["text"])
+                }
+                "response.output_item.done" | "response.function_call_arguments.done" => {
+                    let a = v["item"]["arguments"].as_str().or(v["arguments"].as_str());
+                    let a: Value = serde_json::from_str(a.unwrap()).unwrap();
+                    assert_eq!(a, want_args);
+                    None
+                }
+                "response.completed" => {
+                    completed = true;
+                    Some(&v["response"]["output"][0]["content"][0]["text"])
+                }
+                "error" => panic!("{line}"),
+                _ => None,
+            };
+            if let Some(w) = whole {
+                assert_eq!(w, &json!(want), "{kind}");
+                assert_eq!(
+                    deltas, want,
+                    "{kind}: the deltas so far add up to the whole"
+                );
+            }
+        }
+        assert!(completed);
+        assert_eq!(
+            serde_json::from_str::<Value>(&arg_deltas).unwrap(),
+            want_args
+        );
+    }
+
+    // A stream cut before response.completed ends with the API's own error event.
+    let text = post(json!({"model": "cut", "stream": true, "input": "hi"}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.ends_with("\n\n") && text.contains("event: error\ndata: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("upstream stream ended without response.completed"),
+        "{text}"
+    );
+
+    let ex = exchanges(&s.ledger).await;
+    assert_eq!(ex.len(), 4);
+    assert!(ex.iter().all(|e| e["endpoint"] == "responses"), "{ex:?}");
+    assert_eq!(ex[0]["request"]["findings"]["hk_id"], 2, "{}", ex[0]);
+    assert_eq!(ex[1]["stream"], true);
+    assert_eq!(
+        ex[2]["response"]["findings"]["secret.github_token"], 1,
+        "{}",
+        ex[2]
+    );
+    assert_eq!(ex[3]["status"], 200);
+    assert!(
+        ex[3]["note"]
+            .as_str()
+            .unwrap()
+            .contains("response.completed"),
+        "{}",
+        ex[3]
     );
 }
 

@@ -64,6 +64,57 @@ async fn mock_chat(Json(body): Json<Value>) -> Response {
     .into_response()
 }
 
+/// The Responses API: echoes the input text back, streamed in three-character deltas.
+async fn mock_responses(Json(body): Json<Value>) -> Response {
+    let input = body["input"].as_str().unwrap_or("").to_string();
+    let text = format!("You said: {input}");
+    let message = json!({"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}]});
+    let response = |status: &str, output: Value| {
+        json!({"id": "resp_1", "object": "response", "created_at": 1, "model": body["model"],
+               "status": status, "output": output, "parallel_tool_calls": true, "tool_choice": "auto",
+               "tools": []})
+    };
+    if body["stream"] != json!(true) {
+        return Json(response("completed", json!([message]))).into_response();
+    }
+    let mut events = vec![
+        json!({"type": "response.created", "response": response("in_progress", json!([]))}),
+        json!({"type": "response.output_item.added", "output_index": 0,
+               "item": {"type": "message", "id": "msg_1", "status": "in_progress", "role": "assistant", "content": []}}),
+        json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+               "part": {"type": "output_text", "text": "", "annotations": []}}),
+    ];
+    let chars: Vec<char> = text.chars().collect();
+    for piece in chars.chunks(3) {
+        events.push(
+            json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+            "content_index": 0, "delta": piece.iter().collect::<String>(), "logprobs": []}),
+        );
+    }
+    events.extend([
+        json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+               "text": text, "logprobs": []}),
+        json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+               "part": message["content"][0]}),
+        json!({"type": "response.output_item.done", "output_index": 0, "item": message}),
+        json!({"type": "response.completed", "response": response("completed", json!([message]))}),
+    ]);
+    let lines = events.into_iter().enumerate().map(|(i, mut e)| {
+        e["sequence_number"] = json!(i);
+        Ok::<_, std::io::Error>(format!(
+            "event: {}\ndata: {e}\n\n",
+            e["type"].as_str().unwrap()
+        ))
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(futures_util::stream::iter(
+            lines.collect::<Vec<_>>(),
+        )))
+        .unwrap()
+}
+
 /// Starts `guardline serve` on a free loopback port with its data in `dir` and no upstream from
 /// the environment; returns the process, its base URL (read from the start-up banner) and its
 /// stderr, which must stay open while it runs.
@@ -114,6 +165,7 @@ fn official_openai_sdk_drives_the_gateway() {
         let addr = listener.local_addr().unwrap();
         let app = Router::new()
             .route("/v1/chat/completions", post(mock_chat))
+            .route("/v1/responses", post(mock_responses))
             .route(
                 "/v1/embeddings",
                 post(|| async {

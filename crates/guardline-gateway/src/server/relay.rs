@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod responses;
+
 type Events = BoxStream<'static, Result<Event, EventStreamError<std::io::Error>>>;
 
 /// Starts relaying `resp`; the response's headers carry the request stage's decision (they go out
@@ -53,6 +55,8 @@ pub(super) fn stream_reply(
         events: resp.into_stream().eventsource().boxed(),
         deadline,
         guards: BTreeMap::new(),
+        pieces: BTreeMap::new(),
+        terminal: false,
         template: None,
         out: VecDeque::new(),
         _permit: permit,
@@ -82,6 +86,10 @@ struct Relay {
     deadline: tokio::time::Instant,
     /// One guard per text of each choice (its index, and which text).
     guards: BTreeMap<(u64, Part), StreamGuard>,
+    /// Responses API: each streamed text as released so far (its whole copies are replaced by it).
+    pieces: BTreeMap<(u64, Part), responses::Piece>,
+    /// Responses API: a terminal event (`response.completed`, …) went out; the stream may end.
+    terminal: bool,
     /// The first chunk, the shape for the chunks the relay writes itself (held-back text).
     template: Option<Value>,
     /// Lines ready for the client.
@@ -115,6 +123,13 @@ enum Part {
     FunctionCall,
     /// `delta.tool_calls[…].function.arguments`, by the tool call's `index`.
     ToolCall(u64),
+    /// Responses API, per output item: an `output_text` part, a `refusal` part, a function,
+    /// custom tool or MCP call's arguments, a reasoning summary part, a reasoning text part.
+    OutputText(u64),
+    OutputRefusal(u64),
+    Arguments,
+    Summary(u64),
+    ReasoningText(u64),
 }
 
 /// The texts of one streamed choice, each with the part it belongs to.
@@ -175,6 +190,8 @@ fn tail_choice(endpoint: Endpoint, idx: u64, part: Part, tail: String) -> Value 
         Part::ToolCall(at) => {
             json!({"tool_calls": [{"index": at, "function": {"arguments": tail}}]})
         }
+        // Responses API parts never reach a chat chunk.
+        _ => json!({"content": tail}),
     };
     json!({"index": idx, "delta": delta, "finish_reason": null})
 }
@@ -203,13 +220,24 @@ impl Relay {
                     record.note = Some("upstream stream timed out".into());
                     End::Failed
                 }
+                Ok(None) if self.terminal => End::Done,
                 Ok(None) => {
-                    record.note = Some("upstream stream ended without [DONE]".into());
+                    record.note = Some(if self.endpoint == Endpoint::Responses {
+                        "upstream stream ended without response.completed".into()
+                    } else {
+                        "upstream stream ended without [DONE]".into()
+                    });
                     End::Failed
                 }
                 Ok(Some(Err(_))) => {
                     record.note = Some("upstream stream was cut".into());
                     End::Failed
+                }
+                Ok(Some(Ok(ev))) if self.endpoint == Endpoint::Responses => {
+                    match self.response_event(&ev.data) {
+                        Some(end) => end,
+                        None => continue,
+                    }
                 }
                 Ok(Some(Ok(ev))) => match self.event(&ev.data) {
                     Some(end) => end,
@@ -272,6 +300,9 @@ impl Relay {
     /// Releases what every guard still holds, as chunks of their own, with the disclosure after
     /// each choice's content when `disclose`. `true` when that blocked the reply.
     fn flush_all(&mut self, disclose: bool) -> bool {
+        if self.endpoint == Endpoint::Responses {
+            return self.settle_open(disclose);
+        }
         let choices: Vec<u64> = self.guards.keys().map(|(i, _)| *i).collect();
         let mut last = None;
         for idx in choices {
@@ -349,14 +380,20 @@ impl Relay {
             } else {
                 ("upstream_error", note.unwrap_or_default())
             };
-            self.out.push_back(line(&json!({"error": {
-                "message": format!("{message}; request {}", self.request_id),
-                "type": "guardline",
-                "code": code,
-            }})));
+            let message = format!("{message}; request {}", self.request_id);
+            self.out.push_back(if self.endpoint == Endpoint::Responses {
+                // The Responses API's own error event.
+                responses::event_line(&json!({
+                    "type": "error", "code": code, "message": message, "param": null,
+                }))
+            } else {
+                line(&json!({"error": {"message": message, "type": "guardline", "code": code}}))
+            });
             return;
         }
-        self.out.push_back(Bytes::from_static(b"data: [DONE]\n\n"));
+        if self.endpoint != Endpoint::Responses {
+            self.out.push_back(Bytes::from_static(b"data: [DONE]\n\n"));
+        }
     }
 }
 

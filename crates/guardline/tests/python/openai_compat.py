@@ -33,6 +33,20 @@ text = "".join(parts)
 assert text == f"You said: {prompt}", text
 assert all("HK_ID" not in p for p in parts), parts
 
+# The Responses API, whole and streamed through the SDK's own stream helper, which rebuilds the
+# response from the events and so checks that they add up.
+resp = client.responses.create(model="gpt-test", input=prompt)
+assert resp.output_text == f"You said: {prompt}", resp.output_text
+deltas = []
+with client.responses.stream(model="gpt-test", input=prompt) as stream:
+    for event in stream:
+        if event.type == "response.output_text.delta":
+            deltas.append(event.delta)
+    final = stream.get_final_response()
+assert "".join(deltas) == f"You said: {prompt}", deltas
+assert all("HK_" not in d for d in deltas), deltas
+assert final.output_text == f"You said: {prompt}", final.output_text
+
 # Embeddings and models.
 emb = client.embeddings.create(model="embed-test", input=["HKID " + HKID, "plain"])
 assert len(emb.data) == 1 and emb.data[0].embedding == [0.1, 0.2], emb

@@ -1,0 +1,362 @@
+//! Streamed replies of the Responses API (`/v1/responses`): typed events instead of chunks.
+//!
+//! Each text is streamed as `….delta` events and then repeated whole: in its `….done` event, in
+//! `response.content_part.done`, `response.output_item.done` and the final `response.completed`.
+//! Deltas go through a [`StreamGuard`] per text (output item and part), like a chat choice's
+//! content; every whole copy is replaced by what the guard released for that text, so the client
+//! reads the same restored, checked text in the deltas and in every summary. A text that arrives
+//! only whole (no deltas) is checked whole. The stream ends at a terminal event
+//! (`response.completed`, `response.incomplete`, `response.failed`), with no `[DONE]`.
+//!
+//! Events of the built-in tools (web and file search results, image generation, code
+//! interpreter output) carry no text of the model's own and pass unchanged.
+
+use super::{End, Part, Relay};
+use crate::stream::StreamGuard;
+use axum::body::Bytes;
+use guardline_policy::Decision;
+use serde_json::Value;
+
+/// A text being streamed: what was released of it, and whether it is complete.
+#[derive(Default)]
+pub(super) struct Piece {
+    released: String,
+    /// Its `….done` (or a whole copy) went out: the disclosure, when there is one, is in.
+    done: bool,
+    /// Its first delta event, the shape of the deltas the relay writes itself (a held tail).
+    template: Option<Value>,
+}
+
+/// The delta event types, with the text they stream, its `….done` event and field there.
+struct Streamed {
+    delta: &'static str,
+    done: &'static str,
+    field: &'static str,
+}
+
+const STREAMED: &[Streamed] = &[
+    Streamed {
+        delta: "response.output_text.delta",
+        done: "response.output_text.done",
+        field: "text",
+    },
+    Streamed {
+        delta: "response.refusal.delta",
+        done: "response.refusal.done",
+        field: "refusal",
+    },
+    Streamed {
+        delta: "response.function_call_arguments.delta",
+        done: "response.function_call_arguments.done",
+        field: "arguments",
+    },
+    Streamed {
+        delta: "response.custom_tool_call_input.delta",
+        done: "response.custom_tool_call_input.done",
+        field: "input",
+    },
+    Streamed {
+        delta: "response.mcp_call_arguments.delta",
+        done: "response.mcp_call_arguments.done",
+        field: "arguments",
+    },
+    Streamed {
+        delta: "response.reasoning_summary_text.delta",
+        done: "response.reasoning_summary_text.done",
+        field: "text",
+    },
+    Streamed {
+        delta: "response.reasoning_text.delta",
+        done: "response.reasoning_text.done",
+        field: "text",
+    },
+];
+
+/// Which text of output item `output_index` an event is about.
+fn part_of(kind: &str, event: &Value) -> Part {
+    let at = |f: &str| event.get(f).and_then(Value::as_u64).unwrap_or(0);
+    match kind {
+        "response.output_text.delta" | "response.output_text.done" => {
+            Part::OutputText(at("content_index"))
+        }
+        "response.refusal.delta" | "response.refusal.done" => {
+            Part::OutputRefusal(at("content_index"))
+        }
+        "response.reasoning_summary_text.delta" | "response.reasoning_summary_text.done" => {
+            Part::Summary(at("summary_index"))
+        }
+        "response.reasoning_text.delta" | "response.reasoning_text.done" => {
+            Part::ReasoningText(at("content_index"))
+        }
+        _ => Part::Arguments,
+    }
+}
+
+/// An SSE event as OpenAI writes it: its type as the event name, then the data.
+pub(super) fn event_line(v: &Value) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    if let Some(t) = v.get("type").and_then(Value::as_str) {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(t.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    // A parsed `Value` always serialises.
+    let _ = serde_json::to_writer(&mut out, v);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+impl Relay {
+    /// Guards one Responses API event; queues what may go out. `Some` when the stream ends here.
+    pub(super) fn response_event(&mut self, data: &str) -> Option<End> {
+        if data.trim() == "[DONE]" {
+            return Some(End::Done);
+        }
+        let Ok(mut event) = serde_json::from_str::<Value>(data) else {
+            return None; // keep-alives and comments
+        };
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let output = event
+            .get("output_index")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let mut end = None;
+        let ok = if STREAMED.iter().any(|s| s.delta == kind) {
+            self.delta(output, part_of(&kind, &event), &mut event)
+        } else if let Some(s) = STREAMED.iter().find(|s| s.done == kind) {
+            let key = (output, part_of(&kind, &event));
+            match event
+                .get(s.field)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            {
+                Some(whole) => match self.settle(key, &whole) {
+                    Some(text) => {
+                        event[s.field] = Value::String(text);
+                        true
+                    }
+                    None => false,
+                },
+                None => true,
+            }
+        } else {
+            match kind.as_str() {
+                "response.content_part.done" => {
+                    let j = event
+                        .get("content_index")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    let reasoning = event.pointer("/part/type").and_then(Value::as_str)
+                        == Some("reasoning_text");
+                    match event.get_mut("part") {
+                        Some(part) => self.settle_part(output, j, reasoning, part),
+                        None => true,
+                    }
+                }
+                "response.output_item.done" => match event.get_mut("item") {
+                    Some(item) => self.settle_item(output, item),
+                    None => true,
+                },
+                "response.completed" | "response.incomplete" | "response.failed" => {
+                    end = Some(End::Done);
+                    if kind == "response.failed" {
+                        if let Some(r) = self.record.as_mut() {
+                            r.note = Some("upstream reported response.failed".into());
+                        }
+                    }
+                    // Whatever a guard still holds goes out before the summary.
+                    !self.settle_open(true) && self.settle_response(&mut event)
+                }
+                _ => true,
+            }
+        };
+        if !ok {
+            if let Some(record) = self.record.as_mut() {
+                record.decision = Decision::Block;
+                record.note = Some("reply blocked mid-stream".into());
+            }
+            return Some(End::Blocked);
+        }
+        self.out.push_back(event_line(&event));
+        if end.is_some() {
+            self.terminal = true;
+        }
+        end
+    }
+
+    /// A delta: through its text's guard. `false` when the policy blocked.
+    fn delta(&mut self, output: u64, part: Part, event: &mut Value) -> bool {
+        let Some(Value::String(text)) = event.get_mut("delta") else {
+            return true;
+        };
+        let r = self.guard_of((output, part)).push(text);
+        if r.blocked {
+            return false;
+        }
+        *text = r.text;
+        let released = text.clone();
+        let piece = self.pieces.entry((output, part)).or_default();
+        piece.released.push_str(&released);
+        if piece.template.is_none() {
+            piece.template = Some(event.clone());
+        }
+        true
+    }
+
+    fn guard_of(&mut self, key: (u64, Part)) -> &mut StreamGuard {
+        let (gw, policy, vault) = (&self.gw, &self.policy, &self.vault);
+        self.guards
+            .entry(key)
+            .or_insert_with(|| StreamGuard::new(gw.guard.clone(), policy.clone(), vault.clone()))
+    }
+
+    /// A text is complete (`whole` is the upstream's copy of it): releases what its guard still
+    /// holds as one more delta (with the disclosure after an output text, when the policy has
+    /// one), and returns the text as released, which replaces every whole copy. A text that
+    /// never came as deltas is checked whole. `None` when the policy blocked.
+    fn settle(&mut self, key: (u64, Part), whole: &str) -> Option<String> {
+        if let Some(p) = self.pieces.get(&key) {
+            if p.done {
+                return Some(p.released.clone());
+            }
+        }
+        let streamed = self.pieces.contains_key(&key);
+        let g = self.guard_of(key);
+        let r = if streamed {
+            g.finish()
+        } else {
+            let mut r = g.push(whole);
+            if r.blocked {
+                return None;
+            }
+            let rest = g.finish();
+            r.text.push_str(&rest.text);
+            r.blocked = rest.blocked;
+            r
+        };
+        if r.blocked {
+            return None;
+        }
+        let mut tail = r.text;
+        if matches!(key.1, Part::OutputText(_)) {
+            if let Some(d) = &self.policy.disclosure {
+                tail.push_str(d);
+            }
+        }
+        let piece = self.pieces.entry(key).or_default();
+        piece.done = true;
+        piece.released.push_str(&tail);
+        if streamed && !tail.is_empty() {
+            if let Some(mut t) = piece.template.clone() {
+                t["delta"] = Value::String(tail);
+                self.out.push_back(event_line(&t));
+            }
+        }
+        Some(self.pieces[&key].released.clone())
+    }
+
+    /// Releases every text still open (the stream is ending); `true` when the policy blocked.
+    pub(super) fn settle_open(&mut self, disclose: bool) -> bool {
+        let open: Vec<(u64, Part)> = self
+            .pieces
+            .iter()
+            .filter(|(_, p)| !p.done)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in open {
+            if !disclose {
+                // A failed stream: what is held goes out, but it is not a finished answer.
+                let r = self.guard_of(key).finish();
+                if r.blocked {
+                    return true;
+                }
+                let piece = self.pieces.entry(key).or_default();
+                piece.done = true;
+                piece.released.push_str(&r.text);
+                if let (Some(mut t), false) = (piece.template.clone(), r.text.is_empty()) {
+                    t["delta"] = Value::String(r.text);
+                    self.out.push_back(event_line(&t));
+                }
+            } else if self.settle(key, "").is_none() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A content part (of output item `output`, at `j`), whole: its text or refusal replaced by
+    /// what was released. `false` when the policy blocked.
+    fn settle_part(&mut self, output: u64, j: u64, reasoning: bool, part: &mut Value) -> bool {
+        for (field, key) in [
+            (
+                "text",
+                if reasoning {
+                    Part::ReasoningText(j)
+                } else {
+                    Part::OutputText(j)
+                },
+            ),
+            ("refusal", Part::OutputRefusal(j)),
+        ] {
+            if let Some(Value::String(whole)) = part.get(field) {
+                let whole = whole.clone();
+                match self.settle((output, key), &whole) {
+                    Some(text) => part[field] = Value::String(text),
+                    None => return false,
+                }
+            }
+        }
+        true
+    }
+
+    /// An output item, whole: every text in it replaced by what was released.
+    fn settle_item(&mut self, output: u64, item: &mut Value) -> bool {
+        let reasoning = item.get("type").and_then(Value::as_str) == Some("reasoning");
+        if let Some(Value::Array(parts)) = item.get_mut("content") {
+            for (j, p) in parts.iter_mut().enumerate() {
+                if !self.settle_part(output, j as u64, reasoning, p) {
+                    return false;
+                }
+            }
+        }
+        for field in ["arguments", "input"] {
+            if let Some(Value::String(whole)) = item.get(field) {
+                let whole = whole.clone();
+                match self.settle((output, Part::Arguments), &whole) {
+                    Some(text) => item[field] = Value::String(text),
+                    None => return false,
+                }
+            }
+        }
+        if let Some(Value::Array(parts)) = item.get_mut("summary") {
+            for (j, p) in parts.iter_mut().enumerate() {
+                if let Some(Value::String(whole)) = p.get("text") {
+                    let whole = whole.clone();
+                    match self.settle((output, Part::Summary(j as u64)), &whole) {
+                        Some(text) => p["text"] = Value::String(text),
+                        None => return false,
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// The final response object: every output item's texts replaced by what was released.
+    fn settle_response(&mut self, event: &mut Value) -> bool {
+        let Some(Value::Array(items)) = event.pointer_mut("/response/output") else {
+            return true;
+        };
+        for (i, item) in items.iter_mut().enumerate() {
+            if !self.settle_item(i as u64, item) {
+                return false;
+            }
+        }
+        true
+    }
+}
