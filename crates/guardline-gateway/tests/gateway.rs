@@ -1218,6 +1218,55 @@ async fn a_policy_can_add_a_visible_bilingual_disclosure() {
         })
         .collect();
     assert!(content.ends_with("此內容由人工智能生成。"), "{content}");
+    // The Responses API: after the message's text, whole and streamed (in the deltas and in every
+    // whole copy alike).
+    let responses = |stream: bool| {
+        let base = s.base.clone();
+        async move {
+            client()
+                .post(format!("{base}/v1/responses"))
+                .json(&json!({"model": "m", "input": "hello", "stream": stream}))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let whole: Value = serde_json::from_str(&responses(false).await).unwrap();
+    let text = whole["output"][0]["content"][0]["text"].as_str().unwrap();
+    assert!(text.ends_with("此內容由人工智能生成。"), "{text}");
+    assert!(!whole["output"][1]["arguments"]
+        .as_str()
+        .unwrap()
+        .contains("AI-generated"));
+    let raw = responses(true).await;
+    let mut deltas = String::new();
+    for v in raw
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
+        match v["type"].as_str().unwrap_or("") {
+            "response.output_text.delta" => deltas.push_str(v["delta"].as_str().unwrap()),
+            "response.output_text.done" => assert_eq!(v["text"], json!(deltas)),
+            "response.completed" => {
+                assert_eq!(
+                    v["response"]["output"][0]["content"][0]["text"],
+                    json!(deltas)
+                )
+            }
+            _ => {}
+        }
+    }
+    assert!(deltas.starts_with("You said: hello"), "{deltas}");
+    assert_eq!(
+        deltas.matches("此內容由人工智能生成。").count(),
+        1,
+        "{deltas}"
+    );
+    assert!(deltas.ends_with("此內容由人工智能生成。"), "{deltas}");
 }
 
 /// A bug that panics in a handler gives the client a clean OpenAI-shaped 500 that names no
