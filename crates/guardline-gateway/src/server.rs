@@ -894,6 +894,9 @@ async fn exchange(
         }
     };
     let out = gw.guard.response(&policy, endpoint, &mut reply, &mut vault);
+    if endpoint == Endpoint::Responses {
+        restore_echoed_instructions(&mut reply, &vault);
+    }
     record.response_counts = out.counts();
     record.response_rules = rules_of(&out);
     let decision = record.decision.max(out.verdict.decision);
@@ -937,6 +940,15 @@ fn rules_of(c: &Checked) -> Vec<String> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// A Responses API reply echoes the request's `instructions` as the upstream received them
+/// (pseudonymised): the client gets its own text back. Restored only: it was checked as part of
+/// the request, and is not the model's output.
+pub(crate) fn restore_echoed_instructions(response: &mut Value, vault: &Vault) {
+    if let Some(Value::String(s)) = response.get_mut("instructions") {
+        *s = vault.restore_str(s);
+    }
 }
 
 /// Appends the visible disclosure to every assistant text in a reply.

@@ -209,7 +209,7 @@ async fn mock_responses(State(m): State<Mock>, Json(body): Json<Value>) -> Respo
         "arguments": args, "status": "completed"});
     let response = |output: Value, status: &str| {
         json!({"id": "resp_1", "object": "response", "created_at": 1, "model": body["model"],
-               "status": status, "output": output})
+               "instructions": body["instructions"], "status": status, "output": output})
     };
     if body["stream"] != json!(true) {
         return Json(response(json!([message, call]), "completed")).into_response();
@@ -663,6 +663,11 @@ async fn responses_api_whole_and_streamed() {
         body["output"][0]["content"][0]["text"],
         format!("You said: {prompt}")
     );
+    assert_eq!(
+        body["instructions"],
+        format!("The caller is {HKID}."),
+        "the echo is restored"
+    );
     let args: Value =
         serde_json::from_str(body["output"][1]["arguments"].as_str().unwrap()).unwrap();
     assert_eq!(args, json!({"to": prompt}));
@@ -678,7 +683,9 @@ async fn responses_api_whole_and_streamed() {
 
     // Streamed: every delta, every whole copy.
     for model in ["m", "leaky"] {
-        let resp = post(json!({"model": model, "stream": true, "input": prompt})).await;
+        let resp = post(json!({"model": model, "stream": true, "input": prompt,
+            "instructions": format!("Mind {PHONE}")}))
+        .await;
         assert_eq!(resp.status(), 200);
         let text = resp.text().await.unwrap();
         assert!(
@@ -723,6 +730,7 @@ async fn responses_api_whole_and_streamed() {
                 }
                 "response.completed" => {
                     completed = true;
+                    assert_eq!(v["response"]["instructions"], format!("Mind {PHONE}"));
                     Some(&v["response"]["output"][0]["content"][0]["text"])
                 }
                 "error" => panic!("{line}"),

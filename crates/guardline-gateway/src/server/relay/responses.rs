@@ -125,6 +125,9 @@ impl Relay {
             .get("output_index")
             .and_then(Value::as_u64)
             .unwrap_or(0);
+        if let Some(r) = event.get_mut("response") {
+            super::super::restore_echoed_instructions(r, &self.vault);
+        }
         let mut end = None;
         let ok = if STREAMED.iter().any(|s| s.delta == kind) {
             self.delta(output, part_of(&kind, &event), &mut event)
