@@ -229,9 +229,10 @@ async fn mock_responses(State(m): State<Mock>, Json(body): Json<Value>) -> Respo
         json!({"type": "response.output_item.added", "output_index": 0,
         "item": {"type": "message", "id": "msg_1", "status": "in_progress", "role": "assistant", "content": []}}),
     );
+    // An announcement with text in it (OpenAI's are empty): it must not go out unchecked.
     push(
         json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0,
-        "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+        "content_index": 0, "part": {"type": "output_text", "text": text, "annotations": []}}),
     );
     for c in text.chars() {
         push(

@@ -92,6 +92,17 @@ fn part_of(kind: &str, event: &Value) -> Part {
     }
 }
 
+/// Empties every text of an output item (see `response.output_item.added`).
+fn empty_texts(item: &mut Value) {
+    let mut at = Vec::new();
+    crate::surfaces::item_surfaces(item, "", &mut at);
+    for p in at {
+        if let Some(Value::String(t)) = item.pointer_mut(&p) {
+            t.clear();
+        }
+    }
+}
+
 /// An SSE event as OpenAI writes it: its type as the event name, then the data.
 pub(super) fn event_line(v: &Value) -> Bytes {
     let mut out = Vec::with_capacity(256);
@@ -160,6 +171,31 @@ impl Relay {
                         Some(part) => self.settle_part(output, j, reasoning, part),
                         None => true,
                     }
+                }
+                // Announcements: their texts are empty in OpenAI's streams, and the real text
+                // follows in deltas and `….done` events, where it is checked. A text here would
+                // go out unchecked, so it is emptied.
+                "response.output_item.added" => {
+                    if let Some(item) = event.get_mut("item") {
+                        empty_texts(item);
+                    }
+                    true
+                }
+                "response.content_part.added" => {
+                    if let Some(part) = event.get_mut("part") {
+                        for field in ["text", "refusal"] {
+                            if let Some(Value::String(t)) = part.get_mut(field) {
+                                t.clear();
+                            }
+                        }
+                    }
+                    true
+                }
+                "response.created" | "response.in_progress" | "response.queued" => {
+                    if let Some(Value::Array(items)) = event.pointer_mut("/response/output") {
+                        items.iter_mut().for_each(empty_texts);
+                    }
+                    true
                 }
                 "response.output_item.done" => match event.get_mut("item") {
                     Some(item) => self.settle_item(output, item),
