@@ -94,6 +94,17 @@ async fn mock_chat(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
             json!({"id": "c1", "object": "chat.completion.chunk", "model": model,
                    "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]})
         )];
+        if model == "odd" {
+            // JSON that is not a chunk, first: the relay must neither choke on it nor use it as
+            // the shape of the chunks it writes itself.
+            let odd = [
+                "data: 42\n\n",
+                "data: \"x\"\n\n",
+                "data: [1]\n\n",
+                "data: null\n\n",
+            ];
+            events.splice(0..0, odd.map(String::from));
+        }
         let chars: Vec<char> = reply.chars().collect();
         let cut = model == "cut";
         let n = if cut { chars.len() / 2 } else { chars.len() };
@@ -534,6 +545,29 @@ async fn streamed_reply_one_char_per_event_is_restored_without_fragments() {
     }
     assert!(done);
     assert_eq!(content, format!("You said: {prompt}"));
+    // Events that are JSON but not chunks pass through; the held tail still goes out.
+    let text = chat(
+        &s.base,
+        json!({"model": "odd", "stream": true, "messages": [{"role": "user", "content": PHONE}]}),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        text.starts_with("data: 42\n\n") && text.ends_with("data: [DONE]\n\n"),
+        "{text}"
+    );
+    let content: String = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l.strip_prefix("data: ")?).ok())
+        .filter_map(|v| {
+            v.pointer("/choices/0/delta/content")?
+                .as_str()
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(content, format!("You said: {PHONE}"));
     let ex = exchanges(&s.ledger).await;
     assert_eq!(ex[0]["stream"], true);
     assert_eq!(ex[0]["status"], 200);

@@ -277,7 +277,8 @@ impl Relay {
                 }
             }
         }
-        if self.template.is_none() {
+        // An object only: the relay writes `choices` into it (indexing any other JSON value panics).
+        if self.template.is_none() && chunk.is_object() {
             self.template = Some(chunk.clone());
         }
         for idx in finishing {
