@@ -23,6 +23,7 @@ use guardline_ledger::{Ledger, NewEvent};
 use guardline_policy::{Decision, Policy, PolicySet, Stage};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use serde_json::{json, Map, Value};
@@ -58,6 +59,9 @@ struct Metrics {
     upstream: Family<Labels, Histogram>,
     total: Family<Labels, Histogram>,
     ledger: Histogram,
+    /// Set when scraped, from the limits in force (they change on reload).
+    in_flight: Gauge,
+    concurrency: Gauge,
 }
 
 impl Default for Metrics {
@@ -122,7 +126,21 @@ impl Default for Metrics {
             "Whole exchange, from the request's arrival to the reply (streamed: to its last byte)",
             total.clone(),
         );
+        let in_flight = Gauge::default();
+        let concurrency = Gauge::default();
+        registry.register(
+            "guardline_requests_in_flight",
+            "Model requests holding a concurrency slot now (streams until their last byte)",
+            in_flight.clone(),
+        );
+        registry.register(
+            "guardline_concurrency_limit",
+            "Model requests allowed in flight ([server] concurrency, as last reloaded)",
+            concurrency.clone(),
+        );
         Metrics {
+            in_flight,
+            concurrency,
             registry,
             requests,
             decisions,
@@ -1250,6 +1268,10 @@ async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
 }
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {
+    let slots = gw.limits.load().slots.clone();
+    let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    gw.metrics.in_flight.set(gauge(slots.in_flight()));
+    gw.metrics.concurrency.set(gauge(slots.size()));
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &gw.metrics.registry).is_err() {
         return (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics\n").into_response();

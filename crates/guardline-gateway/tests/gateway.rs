@@ -1007,7 +1007,23 @@ async fn a_reply_that_stalls_ends_at_the_total_timeout() {
 /// upstream's stream is not read to its end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_goes_away_mid_stream_is_recorded() {
-    let s = setup("", true).await;
+    let s = setup("[server]\nconcurrency = 7", true).await;
+    let gauge = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .map(str::to_string)
+    };
+    let m = metrics(&s.base).await;
+    assert_eq!(
+        gauge(&m, "guardline_concurrency_limit").as_deref(),
+        Some("7"),
+        "{m}"
+    );
+    assert_eq!(
+        gauge(&m, "guardline_requests_in_flight").as_deref(),
+        Some("0"),
+        "{m}"
+    );
     let started = std::time::Instant::now();
     let r = chat(
         &s.base,
@@ -1017,6 +1033,13 @@ async fn a_client_that_goes_away_mid_stream_is_recorded() {
     .await;
     assert_eq!(r.status(), 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // The open stream holds its slot until the client goes.
+    let m = metrics(&s.base).await;
+    assert_eq!(
+        gauge(&m, "guardline_requests_in_flight").as_deref(),
+        Some("1"),
+        "{m}"
+    );
     drop(r);
     let mut ex = Vec::new();
     for _ in 0..100 {
@@ -1032,6 +1055,12 @@ async fn a_client_that_goes_away_mid_stream_is_recorded() {
     assert_eq!(ex[0]["request"]["findings"]["hk_id"], 1, "{:?}", ex[0]);
     // Recorded when the client left, not when the upstream's 30 s were up.
     assert!(started.elapsed() < Duration::from_secs(20));
+    let m = metrics(&s.base).await;
+    assert_eq!(
+        gauge(&m, "guardline_requests_in_flight").as_deref(),
+        Some("0"),
+        "{m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

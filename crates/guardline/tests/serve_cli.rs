@@ -463,6 +463,14 @@ fn keys_and_policies_reload_while_serving() {
         413,
         "the reloaded body limit is in force"
     );
+    let metrics = rt.block_on(async {
+        let url = base.replace("/v1", "/metrics");
+        http.get(url).send().await.unwrap().text().await.unwrap()
+    });
+    assert!(
+        metrics.contains("guardline_concurrency_limit 64\n"),
+        "the reloaded concurrency is in force: {metrics}"
+    );
     assert_eq!(
         upstream_saw(),
         "Bearer bravo",
