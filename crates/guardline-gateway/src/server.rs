@@ -445,18 +445,15 @@ impl Gateway {
     /// with a full burst.
     pub fn set_limits(&self, server: &crate::config::ServerConfig) -> bool {
         let old = self.limits.load();
+        // Before `reloaded`, which resizes the slots the old and new limits share.
+        let before = old.summary();
         let new = old.reloaded(server);
-        let changed = new.summary() != old.summary();
+        let changed = new.summary() != before;
         if changed {
             tracing::info!(limits = %new.summary(), "server limits reloaded");
         }
         self.limits.store(Arc::new(new));
         changed
-    }
-
-    /// The limits in force (what the start and reload records show).
-    pub fn limits(&self) -> serde_json::Value {
-        self.limits.load().summary()
     }
 
     /// Replaces the upstreams and routes (the config file was reloaded). Requests in flight

@@ -137,7 +137,7 @@ impl Relay {
             .and_then(Value::as_u64)
             .unwrap_or(0);
         if let Some(r) = event.get_mut("response") {
-            super::super::restore_echoed_instructions(r, &self.vault);
+            crate::server::restore_echoed_instructions(r, &self.vault);
         }
         let mut end = None;
         let ok = if STREAMED.iter().any(|s| s.delta == kind) {
