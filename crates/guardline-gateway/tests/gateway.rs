@@ -444,6 +444,29 @@ async fn exchanges(ledger: &Ledger) -> Vec<Value> {
         .await
 }
 
+/// The events of an SSE reply, as JSON (data that is not JSON is skipped), and whether it ended
+/// with `[DONE]`. Asserts what holds for every guarded stream: no pseudonym token, whole or in
+/// part (`HK_`), reached the client, and no event is an error.
+fn sse_events(text: &str) -> (Vec<Value>, bool) {
+    let (mut events, mut done) = (Vec::new(), false);
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if line == "[DONE]" {
+            done = true;
+            continue;
+        }
+        assert!(
+            !line.contains("HK_"),
+            "a token (or a fragment) reached the client: {line}"
+        );
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        assert!(v.get("error").is_none() && v["type"] != "error", "{v}");
+        events.push(v);
+    }
+    (events, done)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_pseudonymises_out_restores_back_labels_and_records() {
     let s = setup("", true).await;
@@ -525,24 +548,11 @@ async fn streamed_reply_one_char_per_event_is_restored_without_fragments() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
-    let text = resp.text().await.unwrap();
-    let mut content = String::new();
-    let mut done = false;
-    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
-        if line == "[DONE]" {
-            done = true;
-            continue;
-        }
-        let v: Value = serde_json::from_str(line).unwrap();
-        assert!(v.get("error").is_none(), "{v}");
-        if let Some(c) = v["choices"][0]["delta"]["content"].as_str() {
-            assert!(
-                !c.contains("HK_"),
-                "a token fragment reached the client: {c}"
-            );
-            content.push_str(c);
-        }
-    }
+    let (events, done) = sse_events(&resp.text().await.unwrap());
+    let content: String = events
+        .iter()
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str())
+        .collect();
     assert!(done);
     assert_eq!(content, format!("You said: {prompt}"));
     // Events that are JSON but not chunks pass through; the held tail still goes out.
@@ -586,28 +596,17 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     )
     .await;
     assert_eq!(resp.status(), 200);
-    let text = resp.text().await.unwrap();
+    let (events, done) = sse_events(&resp.text().await.unwrap());
     let (mut args, mut refusal) = (vec![String::new(), String::new()], String::new());
     let mut reasoning = String::new();
     let mut finished = false;
-    let mut done = false;
-    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
-        if line == "[DONE]" {
-            done = true;
-            continue;
-        }
-        let v: Value = serde_json::from_str(line).unwrap();
-        assert!(v.get("error").is_none(), "{v}");
-        assert!(
-            !line.contains("HK_"),
-            "a token (or a fragment) reached the client: {line}"
-        );
+    for v in &events {
         let choice = &v["choices"][0];
         let delta = &choice["delta"];
         let had_text = delta.get("tool_calls").is_some() || delta.get("refusal").is_some();
         assert!(
             !(finished && had_text),
-            "text after the finishing chunk: {line}"
+            "text after the finishing chunk: {v}"
         );
         if let Some(calls) = delta["tool_calls"].as_array() {
             for c in calls {
@@ -642,10 +641,7 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     let text = resp.text().await.unwrap();
     assert!(!text.contains("ghp_"), "{text}");
     let mut second = String::new();
-    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
+    for v in sse_events(&text).0 {
         for c in v["choices"][0]["delta"]["tool_calls"]
             .as_array()
             .into_iter()
@@ -734,15 +730,16 @@ async fn responses_api_whole_and_streamed() {
         }
         let want_args = json!({"to": prompt});
         let (mut deltas, mut arg_deltas, mut completed) = (String::new(), String::new(), false);
-        let mut names = text.lines().filter_map(|l| l.strip_prefix("event: "));
-        for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
-            assert!(
-                !line.contains("HK_"),
-                "a token (or a fragment) reached the client: {line}"
-            );
-            let v: Value = serde_json::from_str(line).unwrap();
+        let (events, done) = sse_events(&text);
+        assert!(!done);
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("event: "))
+            .collect();
+        let types: Vec<&str> = events.iter().map(|v| v["type"].as_str().unwrap()).collect();
+        assert_eq!(names, types, "each event is named by its type");
+        for v in &events {
             let kind = v["type"].as_str().unwrap();
-            assert_eq!(names.next(), Some(kind), "each event is named by its type");
             let whole = match kind {
                 "response.output_text.delta" => {
                     deltas.push_str(v["delta"].as_str().unwrap());
@@ -768,7 +765,6 @@ async fn responses_api_whole_and_streamed() {
                     assert_eq!(v["response"]["instructions"], format!("Mind {PHONE}"));
                     Some(&v["response"]["output"][0]["content"][0]["text"])
                 }
-                "error" => panic!("{line}"),
                 _ => None,
             };
             if let Some(w) = whole {
