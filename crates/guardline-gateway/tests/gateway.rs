@@ -225,6 +225,29 @@ async fn mock_responses(State(m): State<Mock>, Json(body): Json<Value>) -> Respo
     if body["stream"] != json!(true) {
         return Json(response(json!([message, call]), "completed")).into_response();
     }
+    if body["model"] == "odd" {
+        // Shapes no upstream should send: the relay must pass or drop them, never choke.
+        let odd = [
+            "42",
+            "null",
+            "[1]",
+            r#""x""#,
+            r#"{"type": "response.output_text.delta", "output_index": "0", "delta": 7}"#,
+            r#"{"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "Hi 9123"}"#,
+            r#"{"type": "response.output_text.done", "output_index": 0, "content_index": 0, "text": 5}"#,
+            r#"{"type": "response.content_part.done", "output_index": 0, "part": [1, 2]}"#,
+            r#"{"type": "response.output_item.done", "output_index": 0, "item": "x"}"#,
+            r#"{"type": "response.output_item.added", "item": {"content": "HK_ID_1"}}"#,
+            r#"{"type": "response.completed", "response": {"output": [{"content": [7, {"text": 1}]}, 3]}}"#,
+        ];
+        let lines: Vec<String> = odd.iter().map(|d| format!("data: {d}\n\n")).collect();
+        return Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from_stream(futures_util::stream::iter(
+                lines.into_iter().map(Ok::<_, std::io::Error>),
+            )))
+            .unwrap();
+    }
     let mut seq = 0;
     let mut events = Vec::new();
     let mut push = |mut v: Value| {
@@ -782,6 +805,22 @@ async fn responses_api_whole_and_streamed() {
         );
     }
 
+    // Odd shapes pass or are emptied, and the stream still ends at response.completed; the
+    // held digits go out before it.
+    let text = post(json!({"model": "odd", "stream": true, "input": "hi"}))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (events, _) = sse_events(&text);
+    assert_eq!(
+        events.last().unwrap()["type"],
+        "response.completed",
+        "{text}"
+    );
+    let deltas: String = events.iter().filter_map(|v| v["delta"].as_str()).collect();
+    assert_eq!(deltas, "Hi 9123", "{text}");
+
     // A stream cut before response.completed ends with the API's own error event.
     let text = post(json!({"model": "cut", "stream": true, "input": "hi"}))
         .await
@@ -798,7 +837,7 @@ async fn responses_api_whole_and_streamed() {
     );
 
     let ex = exchanges(&s.ledger).await;
-    assert_eq!(ex.len(), 4);
+    assert_eq!(ex.len(), 5);
     assert!(ex.iter().all(|e| e["endpoint"] == "responses"), "{ex:?}");
     assert_eq!(ex[0]["request"]["findings"]["hk_id"], 2, "{}", ex[0]);
     assert_eq!(ex[1]["stream"], true);
@@ -807,14 +846,19 @@ async fn responses_api_whole_and_streamed() {
         "{}",
         ex[2]
     );
-    assert_eq!(ex[3]["status"], 200);
     assert!(
-        ex[3]["note"]
+        ex[3].get("note").is_none(),
+        "the odd stream ended well: {}",
+        ex[3]
+    );
+    assert_eq!(ex[4]["status"], 200);
+    assert!(
+        ex[4]["note"]
             .as_str()
             .unwrap()
             .contains("response.completed"),
         "{}",
-        ex[3]
+        ex[4]
     );
 }
 
