@@ -198,6 +198,10 @@ fn message_surfaces(m: &Value, at: &str, out: &mut Vec<String>) {
     {
         out.push(format!("{at}/function_call/arguments"));
     }
+    // Audio replies carry their words as a transcript.
+    if m.pointer("/audio/transcript").is_some_and(Value::is_string) {
+        out.push(format!("{at}/audio/transcript"));
+    }
 }
 
 /// Deeper than this, a schema is not walked further (a hostile body must not cost unbounded work;
@@ -338,7 +342,8 @@ mod tests {
         let r = json!({"choices": [
             {"message": {"role": "assistant", "content": "hi", "refusal": null}},
             {"message": {"role": "assistant", "content": null, "refusal": "no"}},
-            {"message": {"role": "assistant", "content": "4", "reasoning_content": "2+2"}}
+            {"message": {"role": "assistant", "content": "4", "reasoning_content": "2+2"}},
+            {"message": {"role": "assistant", "content": null, "audio": {"id": "a", "data": "UklG", "transcript": "hi"}}}
         ]});
         assert_eq!(
             response_surfaces(Endpoint::ChatCompletions, &r),
@@ -346,7 +351,8 @@ mod tests {
                 "/choices/0/message/content",
                 "/choices/1/message/refusal",
                 "/choices/2/message/content",
-                "/choices/2/message/reasoning_content"
+                "/choices/2/message/reasoning_content",
+                "/choices/3/message/audio/transcript"
             ]
         );
         let t = json!({"choices": [{"text": "t"}]});

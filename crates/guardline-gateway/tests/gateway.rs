@@ -137,10 +137,10 @@ async fn mock_chat(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
     .into_response()
 }
 
-/// A streamed reply of reasoning, two tool calls and a refusal, one character per event. The
-/// reasoning, the refusal and the first call's arguments carry `last` (so tokens round-trip);
-/// the second call's arguments carry a secret when the model is `tools-leaky`. The two calls
-/// interleave, as parallel tool calls may.
+/// A streamed reply of reasoning, two tool calls, a refusal and an audio transcript, one
+/// character per event. The reasoning, the refusal, the transcript and the first call's
+/// arguments carry `last` (so tokens round-trip); the second call's arguments carry a secret
+/// when the model is `tools-leaky`. The two calls interleave, as parallel tool calls may.
 fn tool_call_stream(model: &str, last: &str) -> Response {
     let chunk = |delta: Value, finish: Value| {
         format!(
@@ -179,6 +179,12 @@ fn tool_call_stream(model: &str, last: &str) -> Response {
     }
     for c in format!("I will not repeat {last}").chars() {
         events.push(chunk(json!({"refusal": c.to_string()}), Value::Null));
+    }
+    for c in format!("Said {last}").chars() {
+        events.push(chunk(
+            json!({"audio": {"transcript": c.to_string()}}),
+            Value::Null,
+        ));
     }
     events.push(chunk(json!({}), json!("tool_calls")));
     events.push("data: [DONE]\n\n".into());
@@ -606,9 +612,9 @@ async fn streamed_reply_one_char_per_event_is_restored_without_fragments() {
     assert_eq!(ex[0]["status"], 200);
 }
 
-/// Streamed tool-call arguments, refusals and reasoning are model output like content: each is
-/// held back, restored and checked on its own, and what a guard still holds goes out before the
-/// chunk that finishes the choice.
+/// Streamed tool-call arguments, refusals, reasoning and audio transcripts are model output like
+/// content: each is held back, restored and checked on its own, and what a guard still holds goes
+/// out before the chunk that finishes the choice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     let s = setup("", true).await;
@@ -621,12 +627,14 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     assert_eq!(resp.status(), 200);
     let (events, done) = sse_events(&resp.text().await.unwrap());
     let (mut args, mut refusal) = (vec![String::new(), String::new()], String::new());
-    let mut reasoning = String::new();
+    let (mut reasoning, mut transcript) = (String::new(), String::new());
     let mut finished = false;
     for v in &events {
         let choice = &v["choices"][0];
         let delta = &choice["delta"];
-        let had_text = delta.get("tool_calls").is_some() || delta.get("refusal").is_some();
+        let had_text = ["tool_calls", "refusal", "audio"]
+            .iter()
+            .any(|k| delta.get(k).is_some());
         assert!(
             !(finished && had_text),
             "text after the finishing chunk: {v}"
@@ -639,6 +647,7 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
         }
         refusal.push_str(delta["refusal"].as_str().unwrap_or(""));
         reasoning.push_str(delta["reasoning_content"].as_str().unwrap_or(""));
+        transcript.push_str(delta["audio"]["transcript"].as_str().unwrap_or(""));
         finished |= choice["finish_reason"] == "tool_calls";
     }
     assert!(done && finished);
@@ -647,6 +656,7 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     assert_eq!(args[1], r#"{"n":42}"#);
     assert_eq!(refusal, format!("I will not repeat {prompt}"));
     assert_eq!(reasoning, format!("Thinking about {prompt}"));
+    assert_eq!(transcript, format!("Said {prompt}"));
     // The upstream saw tokens only.
     let seen = s.mock.seen.lock().unwrap()[0].to_string();
     assert!(
@@ -678,7 +688,7 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     assert_eq!(second, r#"{"token":"<SECRET_GITHUB_TOKEN>"}"#);
     let ex = exchanges(&s.ledger).await;
     assert_eq!(ex.len(), 2);
-    assert_eq!(ex[0]["response"]["findings"]["hk_phone"], 3, "{}", ex[0]);
+    assert_eq!(ex[0]["response"]["findings"]["hk_phone"], 4, "{}", ex[0]);
     assert_eq!(ex[1]["decision"], "transform", "{}", ex[1]);
     assert_eq!(
         ex[1]["response"]["findings"]["secret.github_token"], 1,

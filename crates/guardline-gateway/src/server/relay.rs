@@ -1,7 +1,7 @@
 //! Relays an SSE reply to the client. Every text delta goes through a [`StreamGuard`] per text
-//! of each choice (content, refusal, reasoning, each tool call's arguments), events without text
-//! pass at once, a block ends the stream with an error event, and the ledger event is written
-//! before the final `[DONE]`.
+//! of each choice (content, refusal, reasoning, audio transcript, each tool call's arguments),
+//! events without text pass at once, a block ends the stream with an error event, and the ledger
+//! event is written before the final `[DONE]`.
 //!
 //! The relay is the response body itself: hyper polls it for the next frame, and each poll reads
 //! the upstream only as far as the next thing to send. There is no task and no channel between
@@ -119,6 +119,8 @@ enum Part {
     /// `delta.reasoning_content` (DeepSeek, vLLM) and `delta.reasoning` (OpenRouter, Ollama).
     ReasoningContent,
     Reasoning,
+    /// `delta.audio.transcript` (an audio reply's words).
+    AudioTranscript,
     /// `delta.function_call.arguments` (the legacy functions API).
     FunctionCall,
     /// `delta.tool_calls[…].function.arguments`, by the tool call's `index`.
@@ -155,6 +157,11 @@ fn streamed_texts(endpoint: Endpoint, choice: &mut Value) -> Vec<(Part, &mut Str
                     out.push((Part::FunctionCall, t));
                 }
             }
+            ("audio", Value::Object(a)) => {
+                if let Some(Value::String(t)) = a.get_mut("transcript") {
+                    out.push((Part::AudioTranscript, t));
+                }
+            }
             ("tool_calls", Value::Array(calls)) => {
                 for (k, call) in calls.iter_mut().enumerate() {
                     let Value::Object(call) = call else { continue };
@@ -187,6 +194,7 @@ fn tail_choice(endpoint: Endpoint, idx: u64, part: Part, tail: String) -> Value 
         Part::ReasoningContent => json!({"reasoning_content": tail}),
         Part::Reasoning => json!({"reasoning": tail}),
         Part::FunctionCall => json!({"function_call": {"arguments": tail}}),
+        Part::AudioTranscript => json!({"audio": {"transcript": tail}}),
         Part::ToolCall(at) => {
             json!({"tool_calls": [{"index": at, "function": {"arguments": tail}}]})
         }
