@@ -331,6 +331,49 @@ mod tests {
     }
 
     #[test]
+    fn responses_api_items() {
+        let req = json!({
+            "instructions": "be brief",
+            "input": [
+                {"role": "user", "content": "plain"},
+                {"type": "message", "role": "user", "content": [
+                    {"type": "input_text", "text": "part"}, {"type": "input_image", "image_url": "x"}
+                ]},
+                {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c", "output": "result"},
+                {"type": "reasoning", "summary": [{"type": "summary_text", "text": "why"}]}
+            ],
+            "tools": [{"type": "function", "name": "f", "description": "d",
+                       "parameters": {"properties": {"a": {"description": "pa"}}}}]
+        });
+        assert_eq!(
+            request_surfaces(Endpoint::Responses, &req),
+            vec![
+                "/instructions",
+                "/input/0/content",
+                "/input/1/content/0/text",
+                "/input/2/arguments",
+                "/input/3/output",
+                "/input/4/summary/0/text",
+                "/tools/0/description",
+                "/tools/0/parameters/properties/a/description"
+            ]
+        );
+        let reply = json!({"output": [
+            {"type": "message", "content": [{"type": "output_text", "text": "t"}, {"type": "refusal", "refusal": "r"}]},
+            {"type": "custom_tool_call", "input": "code"}
+        ]});
+        assert_eq!(
+            response_surfaces(Endpoint::Responses, &reply),
+            vec![
+                "/output/0/content/0/text",
+                "/output/0/content/1/refusal",
+                "/output/1/input"
+            ]
+        );
+    }
+
+    #[test]
     fn prompts_inputs_and_replies() {
         let c = json!({"prompt": ["a", [1, 2], "b"], "suffix": "s"});
         assert_eq!(
