@@ -93,39 +93,38 @@ pub fn request_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
 /// content (a string, or parts with `text` or `refusal`), a function or custom tool call's
 /// arguments or input, a tool's output, and a reasoning item's summary and content.
 pub fn item_surfaces(item: &Value, at: &str, out: &mut Vec<String>) {
-    match item.get("content") {
-        Some(Value::String(_)) => out.push(format!("{at}/content")),
-        Some(Value::Array(parts)) => {
-            for (j, p) in parts.iter().enumerate() {
-                for field in ["text", "refusal"] {
-                    if p.get(field).is_some_and(Value::is_string) {
-                        out.push(format!("{at}/content/{j}/{field}"));
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
+    string_or_parts(
+        item.get("content"),
+        &format!("{at}/content"),
+        &["text", "refusal"],
+        out,
+    );
     for field in ["arguments", "input"] {
         if item.get(field).is_some_and(Value::is_string) {
             out.push(format!("{at}/{field}"));
         }
     }
-    match item.get("output") {
-        Some(Value::String(_)) => out.push(format!("{at}/output")),
-        Some(Value::Array(parts)) => {
-            for (j, p) in parts.iter().enumerate() {
-                if p.get("text").is_some_and(Value::is_string) {
-                    out.push(format!("{at}/output/{j}/text"));
-                }
-            }
-        }
+    string_or_parts(item.get("output"), &format!("{at}/output"), &["text"], out);
+    if let Some(parts) = item.get("summary").and_then(Value::as_array) {
+        part_fields(parts, &format!("{at}/summary"), &["text"], out);
+    }
+}
+
+/// `at` itself when `v` is a string; each part's string `fields` when it is an array of parts.
+fn string_or_parts(v: Option<&Value>, at: &str, fields: &[&str], out: &mut Vec<String>) {
+    match v {
+        Some(Value::String(_)) => out.push(at.to_string()),
+        Some(Value::Array(parts)) => part_fields(parts, at, fields, out),
         _ => {}
     }
-    if let Some(parts) = item.get("summary").and_then(Value::as_array) {
-        for (j, p) in parts.iter().enumerate() {
-            if p.get("text").is_some_and(Value::is_string) {
-                out.push(format!("{at}/summary/{j}/text"));
+}
+
+/// The string `fields` of each part in `parts` (at `{at}/{index}/{field}`).
+fn part_fields(parts: &[Value], at: &str, fields: &[&str], out: &mut Vec<String>) {
+    for (j, p) in parts.iter().enumerate() {
+        for field in fields {
+            if p.get(*field).is_some_and(Value::is_string) {
+                out.push(format!("{at}/{j}/{field}"));
             }
         }
     }
@@ -164,19 +163,9 @@ pub fn response_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
 }
 
 fn message_surfaces(m: &Value, at: &str, out: &mut Vec<String>) {
-    match m.get("content") {
-        Some(Value::String(_)) => out.push(format!("{at}/content")),
-        Some(Value::Array(parts)) => {
-            for (j, p) in parts.iter().enumerate() {
-                // `text` parts (and `input_text`/`output_text` in newer shapes); image and audio
-                // parts carry no text we can read.
-                if p.get("text").is_some_and(Value::is_string) {
-                    out.push(format!("{at}/content/{j}/text"));
-                }
-            }
-        }
-        _ => {}
-    }
+    // `text` parts (and `input_text`/`output_text` in newer shapes); image and audio parts
+    // carry no text we can read.
+    string_or_parts(m.get("content"), &format!("{at}/content"), &["text"], out);
     // Refusals, and the reasoning some upstreams return beside the answer (`reasoning_content`:
     // DeepSeek, vLLM, Qwen; `reasoning`: OpenRouter, Ollama): model text a user reads too.
     for field in ["refusal", "reasoning_content", "reasoning"] {

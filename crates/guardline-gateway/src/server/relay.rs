@@ -312,13 +312,10 @@ impl Relay {
         if self.endpoint == Endpoint::Responses {
             return self.settle_open(disclose);
         }
-        let choices: Vec<u64> = self.guards.keys().map(|(i, _)| *i).collect();
-        let mut last = None;
+        // Sorted by choice, so `dedup` leaves each choice once.
+        let mut choices: Vec<u64> = self.guards.keys().map(|(i, _)| *i).collect();
+        choices.dedup();
         for idx in choices {
-            if last == Some(idx) {
-                continue;
-            }
-            last = Some(idx);
             if self.flush(idx, disclose) {
                 return true;
             }

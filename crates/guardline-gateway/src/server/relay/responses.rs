@@ -144,20 +144,7 @@ impl Relay {
             self.delta(output, part_of(&kind, &event), &mut event)
         } else if let Some(s) = STREAMED.iter().find(|s| s.done == kind) {
             let key = (output, part_of(&kind, &event));
-            match event
-                .get(s.field)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-            {
-                Some(whole) => match self.settle(key, &whole) {
-                    Some(text) => {
-                        event[s.field] = Value::String(text);
-                        true
-                    }
-                    None => false,
-                },
-                None => true,
-            }
+            self.settle_field(key, &mut event, s.field)
         } else {
             match kind.as_str() {
                 "response.content_part.done" => {
@@ -254,11 +241,26 @@ impl Relay {
             .or_insert_with(|| StreamGuard::new(gw.guard.clone(), policy.clone(), vault.clone()))
     }
 
+    /// Replaces `obj[field]`, when it is a string, by what was released of it (see
+    /// [`Relay::settle`]). `false` when the policy blocked.
+    fn settle_field(&mut self, key: (u64, Part), obj: &mut Value, field: &str) -> bool {
+        let Some(Value::String(text)) = obj.get_mut(field) else {
+            return true;
+        };
+        match self.settle(key, text, true) {
+            Some(released) => {
+                *text = released;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A text is complete (`whole` is the upstream's copy of it): releases what its guard still
-    /// holds as one more delta (with the disclosure after an output text, when the policy has
-    /// one), and returns the text as released, which replaces every whole copy. A text that
-    /// never came as deltas is checked whole. `None` when the policy blocked.
-    fn settle(&mut self, key: (u64, Part), whole: &str) -> Option<String> {
+    /// holds as one more delta (with the disclosure after an output text, when `disclose` and the
+    /// policy has one), and returns the text as released, which replaces every whole copy. A
+    /// text that never came as deltas is checked whole. `None` when the policy blocked.
+    fn settle(&mut self, key: (u64, Part), whole: &str, disclose: bool) -> Option<String> {
         if let Some(p) = self.pieces.get(&key) {
             if p.done {
                 return Some(p.released.clone());
@@ -282,7 +284,7 @@ impl Relay {
             return None;
         }
         let mut tail = r.text;
-        if matches!(key.1, Part::OutputText(_)) {
+        if disclose && matches!(key.1, Part::OutputText(_)) {
             if let Some(d) = &self.policy.disclosure {
                 tail.push_str(d);
             }
@@ -308,20 +310,9 @@ impl Relay {
             .map(|(k, _)| *k)
             .collect();
         for key in open {
-            if !disclose {
-                // A failed stream: what is held goes out, but it is not a finished answer.
-                let r = self.guard_of(key).finish();
-                if r.blocked {
-                    return true;
-                }
-                let piece = self.pieces.entry(key).or_default();
-                piece.done = true;
-                piece.released.push_str(&r.text);
-                if let (Some(mut t), false) = (piece.template.clone(), r.text.is_empty()) {
-                    t["delta"] = Value::String(r.text);
-                    self.out.push_back(event_line(&t));
-                }
-            } else if self.settle(key, "").is_none() {
+            // A failed stream (`!disclose`): what is held goes out, but it is not a finished
+            // answer.
+            if self.settle(key, "", disclose).is_none() {
                 return true;
             }
         }
@@ -342,12 +333,8 @@ impl Relay {
             ),
             ("refusal", Part::OutputRefusal(j)),
         ] {
-            if let Some(Value::String(whole)) = part.get(field) {
-                let whole = whole.clone();
-                match self.settle((output, key), &whole) {
-                    Some(text) => part[field] = Value::String(text),
-                    None => return false,
-                }
+            if !self.settle_field((output, key), part, field) {
+                return false;
             }
         }
         true
@@ -364,22 +351,14 @@ impl Relay {
             }
         }
         for field in ["arguments", "input"] {
-            if let Some(Value::String(whole)) = item.get(field) {
-                let whole = whole.clone();
-                match self.settle((output, Part::Arguments), &whole) {
-                    Some(text) => item[field] = Value::String(text),
-                    None => return false,
-                }
+            if !self.settle_field((output, Part::Arguments), item, field) {
+                return false;
             }
         }
         if let Some(Value::Array(parts)) = item.get_mut("summary") {
             for (j, p) in parts.iter_mut().enumerate() {
-                if let Some(Value::String(whole)) = p.get("text") {
-                    let whole = whole.clone();
-                    match self.settle((output, Part::Summary(j as u64)), &whole) {
-                        Some(text) => p["text"] = Value::String(text),
-                        None => return false,
-                    }
+                if !self.settle_field((output, Part::Summary(j as u64)), p, "text") {
+                    return false;
                 }
             }
         }
