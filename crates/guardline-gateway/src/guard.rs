@@ -90,6 +90,18 @@ impl Guard {
         vault: &mut Vault,
     ) -> Checked {
         let pointers = response_surfaces(endpoint, body);
+        self.response_at(policy, body, pointers, vault)
+    }
+
+    /// [`Guard::response`] on the strings at `pointers`, for bodies that are not one of the
+    /// [`Endpoint`]s' replies (a stored response's input items).
+    pub fn response_at(
+        &self,
+        policy: &Policy,
+        body: &mut Value,
+        pointers: Vec<String>,
+        vault: &mut Vault,
+    ) -> Checked {
         let texts = pointers
             .iter()
             .map(|p| {

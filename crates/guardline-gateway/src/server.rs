@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod relay;
+mod stored;
 use relay::stream_reply;
 
 /// Who is calling: the key's tenant and id (`open` without keys).
@@ -158,7 +159,7 @@ impl Default for Metrics {
 impl Metrics {
     /// Observes a finished exchange (just before its record goes to the ledger).
     fn exchange(&self, r: &Record) {
-        let labels: Labels = vec![("endpoint", r.endpoint.as_str().to_string())];
+        let labels: Labels = vec![("endpoint", r.endpoint_label())];
         let total = r.started.elapsed();
         self.total
             .get_or_create(&labels)
@@ -497,6 +498,12 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/responses", post(responses))
+        .route(
+            "/v1/responses/{id}",
+            get(stored::retrieve).delete(stored::delete),
+        )
+        .route("/v1/responses/{id}/cancel", post(stored::cancel))
+        .route("/v1/responses/{id}/input_items", get(stored::input_items))
         .route("/v1/models", get(models))
         .route("/v1/guard", post(guard_api))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -510,7 +517,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                 "not_found",
                 "invalid_request_error",
                 "no such endpoint; Guardline serves /v1/chat/completions, /v1/completions, \
-                 /v1/responses (create), /v1/embeddings, /v1/models and /v1/guard",
+                 /v1/responses (and its stored responses), /v1/embeddings, /v1/models and \
+                 /v1/guard",
             )
         })
         .with_state(gw)
@@ -662,9 +670,21 @@ struct Record {
     /// The upstream call: to its complete reply, or to its first byte when streamed.
     upstream_time: Option<std::time::Duration>,
     note: Option<String>,
+    /// What a call on a stored response did (`retrieve`, `cancel`, `delete`, `input_items`);
+    /// `None` for the create calls of every endpoint.
+    operation: Option<&'static str>,
 }
 
 impl Record {
+    /// The endpoint, and the operation on a stored object if any (`responses.retrieve`): the
+    /// metrics' `endpoint` label.
+    fn endpoint_label(&self) -> String {
+        match self.operation {
+            Some(op) => format!("{}.{op}", self.endpoint.as_str()),
+            None => self.endpoint.as_str().to_string(),
+        }
+    }
+
     fn event(&self) -> NewEvent {
         let mut rules: Vec<String> = self
             .request
@@ -704,6 +724,9 @@ impl Record {
         }
         if let Some(n) = &self.note {
             body["note"] = json!(n);
+        }
+        if let Some(op) = self.operation {
+            body["operation"] = json!(op);
         }
         NewEvent::new("exchange", body).tenant(self.tenant.clone())
     }
@@ -800,6 +823,7 @@ async fn exchange(
         started,
         upstream_time: None,
         note: None,
+        operation: None,
     };
 
     if checked.verdict.decision == Decision::Block {
@@ -871,19 +895,7 @@ async fn exchange(
     let is_sse = resp.is_event_stream();
 
     if !status.is_success() {
-        // The upstream's own error (OpenAI-shaped), passed through; it is not model output.
-        record.status = status.as_u16();
-        record.note = Some("upstream error".into());
-        gw.metrics.upstream_errors.inc();
-        let body = resp.bytes().await.unwrap_or_default();
-        if let Err(r) = commit(&gw, &record, &request_id).await {
-            return r;
-        }
-        let mut r = Response::new(Body::from(body));
-        *r.status_mut() = status;
-        r.headers_mut()
-            .insert("content-type", HeaderValue::from_static("application/json"));
-        return label(r, &request_id, record.decision, false);
+        return upstream_error(&gw, record, &request_id, resp).await;
     }
 
     if stream && is_sse {
@@ -948,6 +960,29 @@ async fn exchange(
         decision,
         endpoint != Endpoint::Embeddings,
     )
+}
+
+/// The upstream's own error (OpenAI-shaped), passed through with its status and recorded; it is
+/// not model output.
+async fn upstream_error(
+    gw: &Gateway,
+    mut record: Record,
+    request_id: &str,
+    resp: crate::upstream::Reply,
+) -> Response {
+    let status = resp.status;
+    record.status = status.as_u16();
+    record.note = Some("upstream error".into());
+    gw.metrics.upstream_errors.inc();
+    let body = resp.bytes().await.unwrap_or_default();
+    if let Err(r) = commit(gw, &record, request_id).await {
+        return r;
+    }
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    label(r, request_id, record.decision, false)
 }
 
 fn rules_of(c: &Checked) -> Vec<String> {

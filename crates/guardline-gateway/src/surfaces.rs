@@ -162,6 +162,18 @@ pub fn response_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
     out
 }
 
+/// JSON pointers of every string in a list of Responses API items (`{"data": [item, …]}`, what
+/// `GET /v1/responses/{id}/input_items` answers).
+pub fn item_list_surfaces(body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(items) = body.get("data").and_then(Value::as_array) {
+        for (i, item) in items.iter().enumerate() {
+            item_surfaces(item, &format!("/data/{i}"), &mut out);
+        }
+    }
+    out
+}
+
 fn message_surfaces(m: &Value, at: &str, out: &mut Vec<String>) {
     // `text` parts (and `input_text`/`output_text` in newer shapes); image and audio parts
     // carry no text we can read.

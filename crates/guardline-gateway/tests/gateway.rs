@@ -26,6 +26,8 @@ const PHONE: &str = "+852 9123 4567";
 #[derive(Clone, Default)]
 struct Mock {
     seen: Arc<Mutex<Vec<Value>>>,
+    /// The last request to `/v1/responses`, as the upstream stored it (`resp_1`).
+    stored: Arc<Mutex<Option<Value>>>,
 }
 
 /// The upstream: echoes the last user message back (so tokens round-trip), one character per
@@ -200,6 +202,56 @@ fn tool_call_stream(model: &str, last: &str) -> Response {
 /// part done, item done, completed); `leaky` adds a secret to the message.
 async fn mock_responses(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
     m.seen.lock().unwrap().push(body.clone());
+    *m.stored.lock().unwrap() = Some(body.clone());
+    responses_reply(&body)
+}
+
+/// Calls on the stored response `resp_1` (retrieve, `?stream=true` replays its events, cancel,
+/// delete, input items); any other id is not found. Each call is noted in `seen` as
+/// `{"call": METHOD PATH?QUERY}`.
+async fn mock_stored(
+    State(m): State<Mock>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    axum::extract::Path(rest): axum::extract::Path<String>,
+) -> Response {
+    m.seen
+        .lock()
+        .unwrap()
+        .push(json!({"call": format!("{method} {uri}")}));
+    let stored = m.stored.lock().unwrap().clone();
+    let (id, op) = rest.split_once('/').unwrap_or((&rest, ""));
+    let Some(mut body) = stored.filter(|_| id == "resp_1") else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(
+                json!({"error": {"message": format!("Response with id '{id}' not found."),
+                "type": "invalid_request_error", "code": null}}),
+            ),
+        )
+            .into_response();
+    };
+    match (method.as_str(), op) {
+        ("DELETE", "") => {
+            Json(json!({"id": id, "object": "response", "deleted": true})).into_response()
+        }
+        ("GET", "input_items") => {
+            let items = match &body["input"] {
+                Value::String(s) => json!([{"type": "message", "role": "user", "id": "msg_0",
+                    "content": [{"type": "input_text", "text": s}]}]),
+                other => other.clone(),
+            };
+            Json(json!({"object": "list", "data": items, "has_more": false})).into_response()
+        }
+        ("GET", "") | ("POST", "cancel") => {
+            body["stream"] = json!(uri.query().is_some_and(|q| q.contains("stream=true")));
+            responses_reply(&body)
+        }
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
+}
+
+fn responses_reply(body: &Value) -> Response {
     let last = match &body["input"] {
         Value::String(s) => s.clone(),
         Value::Array(items) => items
@@ -363,6 +415,7 @@ async fn setup_full(
             .route("/v1/chat/completions", post(mock_chat))
             .route("/v1/embeddings", post(mock_embeddings))
             .route("/v1/responses", post(mock_responses))
+            .route("/v1/responses/{*rest}", axum::routing::any(mock_stored))
             .route(
                 "/v1/models",
                 get(|| async {
@@ -1762,4 +1815,147 @@ async fn an_upstream_can_be_reached_through_a_proxy() {
     .err()
     .unwrap();
     assert!(e.contains("proxy") && !e.contains("hunter2"), "{e}");
+}
+
+/// Stored responses (`GET/DELETE /v1/responses/{id}`, `…/cancel`, `…/input_items`): looked up on
+/// the default upstream with the query passed on; what comes back is checked (the leaky
+/// model's secret is redacted, whole and replayed as a stream), labelled and recorded once per
+/// call. Pseudonyms stay pseudonyms: the call carries nothing to restore them from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_responses_are_checked_labelled_and_recorded() {
+    let s = setup("", true).await;
+    let created = client()
+        .post(format!("{}/v1/responses", s.base))
+        .json(&json!({"model": "leaky", "input": format!("Call {PHONE}")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let call = |method: reqwest::Method, path: &str| {
+        client().request(method, format!("{}/v1/responses/{path}", s.base))
+    };
+
+    let resp = call(reqwest::Method::GET, "resp_1?include[]=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-guardline-ai-generated"], "true");
+    assert_eq!(resp.headers()["x-guardline-decision"], "transform");
+    let body: Value = resp.json().await.unwrap();
+    let text = body["output"][0]["content"][0]["text"].as_str().unwrap();
+    assert!(text.ends_with(" and <SECRET_GITHUB_TOKEN>"), "{text}");
+    assert!(
+        text.contains("HK_PHONE_") && !text.contains("9123"),
+        "{text}"
+    );
+
+    // Replayed as events: checked delta by delta, the whole copies as released.
+    let resp = call(reqwest::Method::GET, "resp_1?stream=true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let raw = resp.text().await.unwrap();
+    assert!(!raw.contains("ghp_"), "{raw}");
+    let events: Vec<Value> = raw
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let deltas: String = events
+        .iter()
+        .filter(|v| v["type"] == "response.output_text.delta")
+        .filter_map(|v| v["delta"].as_str())
+        .collect();
+    assert!(deltas.ends_with(" and <SECRET_GITHUB_TOKEN>"), "{deltas}");
+    let done = events.last().unwrap();
+    assert_eq!(done["type"], "response.completed", "{raw}");
+    assert_eq!(
+        done["response"]["output"][0]["content"][0]["text"],
+        json!(deltas)
+    );
+
+    let items: Value = call(reqwest::Method::GET, "resp_1/input_items?limit=5&order=asc")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let input = items["data"][0]["content"][0]["text"].as_str().unwrap();
+    assert!(input.starts_with("Call HK_PHONE_"), "{items}");
+
+    let resp = call(reqwest::Method::POST, "resp_1/cancel")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(!resp.text().await.unwrap().contains("ghp_"));
+
+    let resp = call(reqwest::Method::DELETE, "resp_1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-guardline-decision"], "allow");
+    assert!(resp.headers().get("x-guardline-ai-generated").is_none());
+    assert_eq!(resp.json::<Value>().await.unwrap()["deleted"], true);
+
+    // The upstream's 404 passes through; an id that would leave `/responses/` never goes out.
+    let resp = call(reqwest::Method::GET, "resp_9").send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = call(reqwest::Method::GET, "resp%2F..%2F..%2Fmodels")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_response_id"
+    );
+
+    let calls: Vec<String> = s
+        .mock
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["call"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "GET /v1/responses/resp_1?include[]=x",
+            "GET /v1/responses/resp_1?stream=true",
+            "GET /v1/responses/resp_1/input_items?limit=5&order=asc",
+            "POST /v1/responses/resp_1/cancel",
+            "DELETE /v1/responses/resp_1",
+            "GET /v1/responses/resp_9",
+        ]
+    );
+
+    let ex = exchanges(&s.ledger).await;
+    let ops: Vec<&str> = ex
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap_or("create"))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "create",
+            "retrieve",
+            "retrieve",
+            "input_items",
+            "cancel",
+            "delete",
+            "retrieve"
+        ]
+    );
+    assert_eq!(ex[1]["model"], "leaky");
+    assert_eq!(ex[1]["response"]["findings"]["secret.github_token"], 1);
+    assert_eq!(ex[2]["stream"], true);
+    assert_eq!(ex[6]["status"], 404);
+    assert!(ex.iter().all(|e| !e.to_string().contains("9123")));
 }

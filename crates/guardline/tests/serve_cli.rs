@@ -115,6 +115,30 @@ async fn mock_responses(Json(body): Json<Value>) -> Response {
         .unwrap()
 }
 
+/// Stored responses: `resp_1` (retrieve, input items, delete); nothing else exists.
+async fn mock_stored(
+    method: axum::http::Method,
+    axum::extract::Path(rest): axum::extract::Path<String>,
+) -> Response {
+    match (method.as_str(), rest.as_str()) {
+        ("GET", "resp_1") => {
+            mock_responses(Json(json!({"model": "gpt-test", "input": "stored"}))).await
+        }
+        ("GET", "resp_1/input_items") => Json(json!({"object": "list", "first_id": "msg_0",
+            "last_id": "msg_0", "has_more": false, "data": [{"type": "message", "id": "msg_0",
+            "role": "user", "status": "completed", "content": [{"type": "input_text", "text": "stored"}]}]}))
+        .into_response(),
+        ("DELETE", "resp_1") => {
+            Json(json!({"id": "resp_1", "object": "response", "deleted": true})).into_response()
+        }
+        _ => (
+            axum::http::StatusCode::NOT_FOUND,
+            Json(json!({"error": {"message": "not found", "type": "invalid_request_error", "code": null}})),
+        )
+            .into_response(),
+    }
+}
+
 /// Starts `guardline serve` on a free loopback port with its data in `dir` and no upstream from
 /// the environment; returns the process, its base URL (read from the start-up banner) and its
 /// stderr, which must stay open while it runs.
@@ -166,6 +190,7 @@ fn official_openai_sdk_drives_the_gateway() {
         let app = Router::new()
             .route("/v1/chat/completions", post(mock_chat))
             .route("/v1/responses", post(mock_responses))
+            .route("/v1/responses/{*rest}", axum::routing::any(mock_stored))
             .route(
                 "/v1/embeddings",
                 post(|| async {

@@ -47,6 +47,19 @@ assert "".join(deltas) == f"You said: {prompt}", deltas
 assert all("HK_" not in d for d in deltas), deltas
 assert final.output_text == f"You said: {prompt}", final.output_text
 
+# Stored responses: retrieved, listed and deleted through the gateway; a missing one is the
+# SDK's NotFoundError.
+got = client.responses.retrieve(resp.id)
+assert got.output_text == "You said: stored", got.output_text
+items = client.responses.input_items.list(resp.id)
+assert [i.content[0].text for i in items.data] == ["stored"], items
+client.responses.delete(resp.id)
+try:
+    client.responses.retrieve("resp_9")
+    raise AssertionError("a missing stored response was found")
+except openai.NotFoundError as e:
+    assert e.status_code == 404, e.status_code
+
 # Embeddings and models.
 emb = client.embeddings.create(model="embed-test", input=["HKID " + HKID, "plain"])
 assert len(emb.data) == 1 and emb.data[0].embedding == [0.1, 0.2], emb
