@@ -2,7 +2,7 @@
 //! the body in place (keyed pseudonyms, labels), or report a block. Responses are restored first
 //! (tokens back to the values they stand for), then checked as the user will see them.
 
-use crate::surfaces::{request_surfaces, response_surfaces, Endpoint};
+use crate::surfaces::{lookup, lookup_mut, request_surfaces, response_surfaces, Endpoint};
 use guardline_detect::redact::label;
 use guardline_detect::{Dimension, Engine, Finding, Key, Kind, Vault};
 use guardline_policy::{Action, Policy, Stage, Subject, Verdict};
@@ -71,7 +71,7 @@ impl Guard {
         let texts = pointers
             .iter()
             .map(|p| {
-                body.pointer(p)
+                lookup(body, p)
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string()
@@ -105,7 +105,7 @@ impl Guard {
         let texts = pointers
             .iter()
             .map(|p| {
-                let raw = body.pointer(p).and_then(Value::as_str).unwrap_or("");
+                let raw = lookup(body, p).and_then(Value::as_str).unwrap_or("");
                 vault.restore_str(raw)
             })
             .collect();
@@ -262,7 +262,7 @@ impl Guard {
 
 fn write_back(body: &mut Value, pointers: &[String], texts: Vec<String>) {
     for (p, t) in pointers.iter().zip(texts) {
-        if let Some(slot) = body.pointer_mut(p) {
+        if let Some(slot) = lookup_mut(body, p) {
             if slot.as_str() != Some(t.as_str()) {
                 *slot = Value::String(t);
             }

@@ -1027,7 +1027,7 @@ fn disclose(endpoint: Endpoint, reply: &mut Value, text: &str) {
     };
     for c in choices {
         let slot = match endpoint {
-            Endpoint::ChatCompletions => c.pointer_mut("/message/content"),
+            Endpoint::ChatCompletions => crate::surfaces::lookup_mut(c, "/message/content"),
             Endpoint::Completions => c.get_mut("text"),
             Endpoint::Embeddings | Endpoint::Responses => None,
         };

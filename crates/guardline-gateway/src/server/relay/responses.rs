@@ -97,7 +97,7 @@ fn empty_texts(item: &mut Value) {
     let mut at = Vec::new();
     crate::surfaces::item_surfaces(item, "", &mut at);
     for p in at {
-        if let Some(Value::String(t)) = item.pointer_mut(&p) {
+        if let Some(Value::String(t)) = crate::surfaces::lookup_mut(item, &p) {
             t.clear();
         }
     }
@@ -152,7 +152,8 @@ impl Relay {
                         .get("content_index")
                         .and_then(Value::as_u64)
                         .unwrap_or(0);
-                    let reasoning = event.pointer("/part/type").and_then(Value::as_str)
+                    let reasoning = crate::surfaces::lookup(&event, "/part/type")
+                        .and_then(Value::as_str)
                         == Some("reasoning_text");
                     match event.get_mut("part") {
                         Some(part) => self.settle_part(output, j, reasoning, part),
@@ -179,7 +180,9 @@ impl Relay {
                     true
                 }
                 "response.created" | "response.in_progress" | "response.queued" => {
-                    if let Some(Value::Array(items)) = event.pointer_mut("/response/output") {
+                    if let Some(Value::Array(items)) =
+                        crate::surfaces::lookup_mut(&mut event, "/response/output")
+                    {
                         items.iter_mut().for_each(empty_texts);
                     }
                     true
@@ -367,7 +370,8 @@ impl Relay {
 
     /// The final response object: every output item's texts replaced by what was released.
     fn settle_response(&mut self, event: &mut Value) -> bool {
-        let Some(Value::Array(items)) = event.pointer_mut("/response/output") else {
+        let Some(Value::Array(items)) = crate::surfaces::lookup_mut(event, "/response/output")
+        else {
             return true;
         };
         for (i, item) in items.iter_mut().enumerate() {
