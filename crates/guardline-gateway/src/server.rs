@@ -504,6 +504,21 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route("/v1/responses/{id}/cancel", post(stored::cancel))
         .route("/v1/responses/{id}/input_items", get(stored::input_items))
+        .route("/v1/conversations", post(stored::conversation_create))
+        .route(
+            "/v1/conversations/{id}",
+            get(stored::conversation)
+                .post(stored::conversation)
+                .delete(stored::conversation),
+        )
+        .route(
+            "/v1/conversations/{id}/items",
+            get(stored::conversation_items).post(stored::conversation_items),
+        )
+        .route(
+            "/v1/conversations/{id}/items/{item}",
+            get(stored::conversation_item).delete(stored::conversation_item),
+        )
         .route("/v1/models", get(models))
         .route("/v1/guard", post(guard_api))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -517,8 +532,8 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                 "not_found",
                 "invalid_request_error",
                 "no such endpoint; Guardline serves /v1/chat/completions, /v1/completions, \
-                 /v1/responses (and its stored responses), /v1/embeddings, /v1/models and \
-                 /v1/guard",
+                 /v1/responses (and its stored responses), /v1/conversations, /v1/embeddings, \
+                 /v1/models and /v1/guard",
             )
         })
         .with_state(gw)
@@ -1029,7 +1044,7 @@ fn disclose(endpoint: Endpoint, reply: &mut Value, text: &str) {
         let slot = match endpoint {
             Endpoint::ChatCompletions => crate::surfaces::lookup_mut(c, "/message/content"),
             Endpoint::Completions => c.get_mut("text"),
-            Endpoint::Embeddings | Endpoint::Responses => None,
+            Endpoint::Embeddings | Endpoint::Responses | Endpoint::Conversations => None,
         };
         if let Some(Value::String(s)) = slot {
             s.push_str(text);

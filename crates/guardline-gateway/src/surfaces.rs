@@ -13,6 +13,9 @@ pub enum Endpoint {
     Embeddings,
     /// The Responses API (`/v1/responses`): typed input and output items instead of messages.
     Responses,
+    /// The Conversations API (`/v1/conversations`): items stored upstream for the Responses API
+    /// to continue from; a request's text is its `items`.
+    Conversations,
 }
 
 impl Endpoint {
@@ -22,6 +25,7 @@ impl Endpoint {
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
             Endpoint::Responses => "responses",
+            Endpoint::Conversations => "conversations",
         }
     }
 }
@@ -113,6 +117,13 @@ pub fn request_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
             }
         }
         Endpoint::Embeddings => strings_or_arrays(body, "input", &mut out),
+        Endpoint::Conversations => {
+            if let Some(items) = body.get("items").and_then(Value::as_array) {
+                for (i, item) in items.iter().enumerate() {
+                    item_surfaces(item, &format!("/items/{i}"), &mut out);
+                }
+            }
+        }
         Endpoint::Responses => {
             if body.get("instructions").is_some_and(Value::is_string) {
                 out.push("/instructions".into());
@@ -209,7 +220,7 @@ pub fn response_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
                     out.push(format!("/choices/{i}/text"));
                 }
             }
-            Endpoint::Embeddings | Endpoint::Responses => {}
+            Endpoint::Embeddings | Endpoint::Responses | Endpoint::Conversations => {}
         }
     }
     out
@@ -398,6 +409,26 @@ mod tests {
                 "/tools/0/function/parameters/properties/hkid/description",
             ]
         );
+    }
+
+    #[test]
+    fn conversation_items_and_item_lists() {
+        let items = json!([
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]},
+            {"type": "function_call_output", "call_id": "c", "output": "done"}
+        ]);
+        assert_eq!(
+            request_surfaces(
+                Endpoint::Conversations,
+                &json!({"items": items, "metadata": {"a": "b"}})
+            ),
+            vec!["/items/0/content/0/text", "/items/1/output"]
+        );
+        assert_eq!(
+            item_list_surfaces(&json!({"object": "list", "data": items})),
+            vec!["/data/0/content/0/text", "/data/1/output"]
+        );
+        assert!(response_surfaces(Endpoint::Conversations, &json!({"data": items})).is_empty());
     }
 
     #[test]

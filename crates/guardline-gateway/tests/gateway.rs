@@ -28,6 +28,8 @@ struct Mock {
     seen: Arc<Mutex<Vec<Value>>>,
     /// The last request to `/v1/responses`, as the upstream stored it (`resp_1`).
     stored: Arc<Mutex<Option<Value>>>,
+    /// The items of the one conversation (`conv_1`), as the upstream stored them.
+    conversation: Arc<Mutex<Vec<Value>>>,
 }
 
 /// The upstream: echoes the last user message back (so tokens round-trip), one character per
@@ -251,6 +253,75 @@ async fn mock_stored(
     }
 }
 
+/// The Conversations API on one conversation, `conv_1`: items are stored with ids `msg_N`;
+/// listing adds the model's answer to the last one (with a secret in it, which the gateway must
+/// redact). Every call is noted in `seen` as `{"call": METHOD PATH?QUERY, "body": …}`.
+async fn mock_conversations(
+    State(m): State<Mock>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    m.seen
+        .lock()
+        .unwrap()
+        .push(json!({"call": format!("{method} {uri}"), "body": body}));
+    let conversation =
+        json!({"id": "conv_1", "object": "conversation", "created_at": 1, "metadata": {}});
+    let mut items = m.conversation.lock().unwrap();
+    fn add(items: &mut Vec<Value>, new: &Value) -> Vec<Value> {
+        let mut added = Vec::new();
+        for item in new.as_array().into_iter().flatten() {
+            let mut item = item.clone();
+            item["id"] = json!(format!("msg_{}", items.len()));
+            items.push(item.clone());
+            added.push(item);
+        }
+        added
+    }
+    let path = uri.path().trim_start_matches("/v1/conversations");
+    match (method.as_str(), path) {
+        ("POST", "") => {
+            add(&mut items, &body["items"]);
+            Json(conversation).into_response()
+        }
+        ("GET" | "POST", "/conv_1") => Json(conversation).into_response(),
+        ("DELETE", "/conv_1") => {
+            Json(json!({"id": "conv_1", "object": "conversation.deleted", "deleted": true}))
+                .into_response()
+        }
+        ("POST", "/conv_1/items") => {
+            let added = add(&mut items, &body["items"]);
+            Json(json!({"object": "list", "data": added, "has_more": false})).into_response()
+        }
+        ("GET", "/conv_1/items") => {
+            let last = items
+                .last()
+                .and_then(|i| i["content"][0]["text"].as_str())
+                .unwrap_or("")
+                .to_string();
+            let answer = json!({"type": "message", "role": "assistant", "content": [{"type": "output_text",
+                "text": format!("You said: {last} and ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq")}]});
+            add(&mut items, &json!([answer]));
+            Json(json!({"object": "list", "data": *items, "has_more": false})).into_response()
+        }
+        ("GET", p) if p.starts_with("/conv_1/items/") => {
+            let id = &p["/conv_1/items/".len()..];
+            match items.iter().find(|i| i["id"] == id) {
+                Some(i) => Json(i.clone()).into_response(),
+                None => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+        ("DELETE", p) if p.starts_with("/conv_1/items/") => {
+            let id = p["/conv_1/items/".len()..].to_string();
+            items.retain(|i| i["id"] != json!(id));
+            Json(conversation).into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 fn responses_reply(body: &Value) -> Response {
     let last = match &body["input"] {
         Value::String(s) => s.clone(),
@@ -416,6 +487,11 @@ async fn setup_full(
             .route("/v1/embeddings", post(mock_embeddings))
             .route("/v1/responses", post(mock_responses))
             .route("/v1/responses/{*rest}", axum::routing::any(mock_stored))
+            .route("/v1/conversations", axum::routing::any(mock_conversations))
+            .route(
+                "/v1/conversations/{*rest}",
+                axum::routing::any(mock_conversations),
+            )
             .route(
                 "/v1/models",
                 get(|| async {
@@ -1913,7 +1989,7 @@ async fn stored_responses_are_checked_labelled_and_recorded() {
     assert_eq!(resp.status(), 400);
     assert_eq!(
         resp.json::<Value>().await.unwrap()["error"]["code"],
-        "invalid_response_id"
+        "invalid_id"
     );
 
     let calls: Vec<String> = s
@@ -1957,5 +2033,150 @@ async fn stored_responses_are_checked_labelled_and_recorded() {
     assert_eq!(ex[1]["response"]["findings"]["secret.github_token"], 1);
     assert_eq!(ex[2]["stream"], true);
     assert_eq!(ex[6]["status"], 404);
+    assert!(ex.iter().all(|e| !e.to_string().contains("9123")));
+}
+
+/// The Conversations API: items sent are checked like Responses API input (pseudonymised, or
+/// blocked before the upstream sees them); items coming back are restored from what the same
+/// call carried, and checked (the model's secret is redacted); every call is recorded with its
+/// operation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_items_are_checked_both_ways() {
+    let s = setup("", true).await;
+    let send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = client().request(method, format!("{}/v1/conversations{path}", s.base));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move { r.send().await.unwrap() }
+    };
+    let user = |text: &str| json!([{"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}]);
+
+    let resp = send(
+        reqwest::Method::POST,
+        "",
+        Some(json!({"items": user(&format!("Call {PHONE}")), "metadata": {"topic": "demo"}})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-guardline-decision"], "transform");
+    assert_eq!(resp.json::<Value>().await.unwrap()["id"], "conv_1");
+
+    // A secret never reaches the upstream.
+    let resp = send(
+        reqwest::Method::POST,
+        "/conv_1/items",
+        Some(json!({"items": user("my key ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq")})),
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "blocked_by_policy"
+    );
+
+    // Added items come back restored from this call's own values.
+    let resp = send(
+        reqwest::Method::POST,
+        "/conv_1/items?include[]=x",
+        Some(json!({"items": user(&format!("Also {HKID}"))})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let added: Value = resp.json().await.unwrap();
+    assert_eq!(
+        added["data"][0]["content"][0]["text"],
+        format!("Also {HKID}")
+    );
+
+    // Listed: earlier calls' values stay pseudonyms; the model's secret is redacted.
+    let listed: Value = send(reqwest::Method::GET, "/conv_1/items?limit=20", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["content"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 3, "{listed}");
+    assert!(texts[0].starts_with("Call HK_PHONE_"), "{texts:?}");
+    assert!(texts[1].starts_with("Also HK_ID_"), "{texts:?}");
+    assert!(
+        texts[2].ends_with(" and <SECRET_GITHUB_TOKEN>"),
+        "{texts:?}"
+    );
+
+    let item: Value = send(reqwest::Method::GET, "/conv_1/items/msg_2", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!item.to_string().contains("ghp_"), "{item}");
+    for (method, path) in [
+        (reqwest::Method::DELETE, "/conv_1/items/msg_2"),
+        (reqwest::Method::GET, "/conv_1"),
+        (reqwest::Method::DELETE, "/conv_1"),
+    ] {
+        let resp = send(method, path, None).await;
+        assert_eq!(resp.status(), 200, "{path}");
+    }
+    let resp = send(
+        reqwest::Method::POST,
+        "/conv_1",
+        Some(json!({"metadata": {"topic": "renamed"}})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let resp = send(reqwest::Method::GET, "/conv_1/items/msg%2F..", None).await;
+    assert_eq!(resp.status(), 400);
+
+    let seen = s.mock.seen.lock().unwrap().clone();
+    let calls: Vec<&str> = seen.iter().filter_map(|v| v["call"].as_str()).collect();
+    assert_eq!(
+        calls,
+        [
+            "POST /v1/conversations",
+            "POST /v1/conversations/conv_1/items?include[]=x",
+            "GET /v1/conversations/conv_1/items?limit=20",
+            "GET /v1/conversations/conv_1/items/msg_2",
+            "DELETE /v1/conversations/conv_1/items/msg_2",
+            "GET /v1/conversations/conv_1",
+            "DELETE /v1/conversations/conv_1",
+            "POST /v1/conversations/conv_1",
+        ]
+    );
+    let all = serde_json::to_string(&seen).unwrap();
+    assert!(
+        !all.contains("9123") && !all.contains("A123456") && !all.contains("ghp_"),
+        "{all}"
+    );
+    assert_eq!(seen[7]["body"], json!({"metadata": {"topic": "renamed"}}));
+
+    let ex = exchanges(&s.ledger).await;
+    let ops: Vec<&str> = ex
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "create",
+            "items.create",
+            "items.create",
+            "items.list",
+            "items.retrieve",
+            "items.delete",
+            "retrieve",
+            "delete",
+            "update",
+        ]
+    );
+    assert!(ex.iter().all(|e| e["endpoint"] == "conversations"));
+    assert_eq!(ex[0]["request"]["findings"]["hk_phone"], 1, "{}", ex[0]);
+    assert_eq!(ex[1]["status"], 403);
+    assert_eq!(ex[3]["response"]["findings"]["secret.github_token"], 1);
     assert!(ex.iter().all(|e| !e.to_string().contains("9123")));
 }

@@ -139,6 +139,37 @@ async fn mock_stored(
     }
 }
 
+/// Conversations: `conv_1` is created with whatever items came, which its item list returns.
+async fn mock_conversations(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> Response {
+    static ITEMS: std::sync::Mutex<Vec<Value>> = std::sync::Mutex::new(Vec::new());
+    let conversation =
+        json!({"id": "conv_1", "object": "conversation", "created_at": 1, "metadata": {}});
+    match (method.as_str(), uri.path()) {
+        ("POST", "/v1/conversations") => {
+            let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let mut items = ITEMS.lock().unwrap();
+            for (i, item) in body["items"].as_array().into_iter().flatten().enumerate() {
+                let mut item = item.clone();
+                item["id"] = json!(format!("msg_{i}"));
+                item["status"] = json!("completed");
+                items.push(item);
+            }
+            Json(conversation).into_response()
+        }
+        ("GET", "/v1/conversations/conv_1/items") => Json(json!({"object": "list",
+            "data": *ITEMS.lock().unwrap(), "first_id": "msg_0", "last_id": "msg_0", "has_more": false}))
+        .into_response(),
+        ("DELETE", "/v1/conversations/conv_1") => {
+            Json(json!({"id": "conv_1", "object": "conversation.deleted", "deleted": true})).into_response()
+        }
+        _ => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// Starts `guardline serve` on a free loopback port with its data in `dir` and no upstream from
 /// the environment; returns the process, its base URL (read from the start-up banner) and its
 /// stderr, which must stay open while it runs.
@@ -191,6 +222,8 @@ fn official_openai_sdk_drives_the_gateway() {
             .route("/v1/chat/completions", post(mock_chat))
             .route("/v1/responses", post(mock_responses))
             .route("/v1/responses/{*rest}", axum::routing::any(mock_stored))
+            .route("/v1/conversations", axum::routing::any(mock_conversations))
+            .route("/v1/conversations/{*rest}", axum::routing::any(mock_conversations))
             .route(
                 "/v1/embeddings",
                 post(|| async {

@@ -1,20 +1,26 @@
-//! Calls on responses the upstream stored (`store`, the Responses API's default):
-//! `GET /v1/responses/{id}` (retrieve, or replay its events with `?stream=true`),
-//! `POST /v1/responses/{id}/cancel`, `DELETE /v1/responses/{id}` and
-//! `GET /v1/responses/{id}/input_items`.
+//! Calls on objects the upstream stores, for the Responses API to continue from.
 //!
-//! What comes back is checked at the response stage like a fresh reply, labelled and recorded,
-//! one ledger record per call. The request carries no content, so there is nothing to restore:
-//! personal data pseudonymised on the way in comes back as its tokens (the upstream never saw
-//! the values, and the gateway keeps no mapping). Stored responses are looked up on the default
-//! upstream, since a call names no model to route by.
+//! Stored responses (`store`, the Responses API's default): `GET /v1/responses/{id}` (retrieve,
+//! or replay its events with `?stream=true`), `POST /v1/responses/{id}/cancel`,
+//! `DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items`.
+//!
+//! Conversations: `POST /v1/conversations` (with `items`), `GET`/`POST`/`DELETE
+//! /v1/conversations/{id}`, `GET`/`POST /v1/conversations/{id}/items` and `GET`/`DELETE
+//! /v1/conversations/{id}/items/{item_id}`.
+//!
+//! Items a call sends (`items`) are checked at the request stage like a Responses API request's
+//! input: pseudonymised, or blocked before the upstream sees them. What comes back is checked at
+//! the response stage, labelled and recorded, one ledger record per call. Only what the call
+//! itself carried can be restored: pseudonyms from earlier requests come back as tokens (the
+//! upstream never saw the values, and the gateway keeps no mapping). Stored objects are looked
+//! up on the default upstream, since these calls name no model to route by.
 
 use super::{
-    commit, error, label, restore_echoed_instructions, rules_of, stream_reply, upstream_error,
-    upstream_failure, Gateway, Record,
+    commit, error, label, parse_json, read_body, restore_echoed_instructions, rules_of,
+    stream_reply, upstream_error, upstream_failure, Gateway, Record,
 };
-use crate::surfaces::{item_list_surfaces, Endpoint};
-use axum::body::Bytes;
+use crate::surfaces::{item_list_surfaces, item_surfaces, Endpoint};
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,23 +32,57 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// What a call does to a stored response.
+/// What comes back, and so what is checked in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Operation {
-    Retrieve,
-    Cancel,
-    Delete,
-    InputItems,
+enum Reply {
+    /// A response object: its output items are the model's, as at creation.
+    Response,
+    /// A list of items (`{"data": [item, …]}`): input, earlier turns' outputs among them.
+    Items,
+    /// One item.
+    Item,
+    /// No text (`{id, object, deleted}`, a conversation's id and metadata).
+    Plain,
 }
 
-impl Operation {
-    fn as_str(self) -> &'static str {
-        match self {
-            Operation::Retrieve => "retrieve",
-            Operation::Cancel => "cancel",
-            Operation::Delete => "delete",
-            Operation::InputItems => "input_items",
-        }
+/// One call on a stored object.
+struct Call {
+    endpoint: Endpoint,
+    operation: &'static str,
+    method: Method,
+    /// Below the upstream's base URL, query included.
+    path: String,
+    /// The ids in `path`, checked before anything goes out.
+    ids: Vec<String>,
+    reply: Reply,
+    /// Whether a body goes with the call (read, checked at the request stage, sent).
+    body: Option<Body>,
+}
+
+/// `?query` when there is one.
+fn with_query(path: String, query: Option<String>) -> String {
+    match query {
+        Some(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path,
+    }
+}
+
+fn responses_call(
+    operation: &'static str,
+    method: Method,
+    id: String,
+    suffix: &str,
+    query: Option<String>,
+    reply: Reply,
+) -> Call {
+    Call {
+        endpoint: Endpoint::Responses,
+        operation,
+        method,
+        path: with_query(format!("responses/{id}{suffix}"), query),
+        ids: vec![id],
+        reply,
+        body: None,
     }
 }
 
@@ -52,7 +92,8 @@ pub(super) async fn retrieve(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    call(gw, Operation::Retrieve, id, query, headers).await
+    let c = responses_call("retrieve", Method::GET, id, "", query, Reply::Response);
+    call(gw, c, headers).await
 }
 
 pub(super) async fn cancel(
@@ -60,7 +101,8 @@ pub(super) async fn cancel(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    call(gw, Operation::Cancel, id, None, headers).await
+    let c = responses_call("cancel", Method::POST, id, "/cancel", None, Reply::Response);
+    call(gw, c, headers).await
 }
 
 pub(super) async fn delete(
@@ -68,7 +110,8 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    call(gw, Operation::Delete, id, None, headers).await
+    let c = responses_call("delete", Method::DELETE, id, "", None, Reply::Plain);
+    call(gw, c, headers).await
 }
 
 pub(super) async fn input_items(
@@ -77,11 +120,114 @@ pub(super) async fn input_items(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    call(gw, Operation::InputItems, id, query, headers).await
+    let c = responses_call(
+        "input_items",
+        Method::GET,
+        id,
+        "/input_items",
+        query,
+        Reply::Items,
+    );
+    call(gw, c, headers).await
 }
 
-/// A response id as the upstream issues them (`resp_…`): letters, digits, `_` and `-`. Anything
-/// else is refused rather than spliced into the upstream's path (`..`, `/`, `?` after decoding).
+/// `POST /v1/conversations`.
+pub(super) async fn conversation_create(
+    State(gw): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let c = Call {
+        endpoint: Endpoint::Conversations,
+        operation: "create",
+        method: Method::POST,
+        path: "conversations".into(),
+        ids: Vec::new(),
+        reply: Reply::Plain,
+        body: Some(body),
+    };
+    call(gw, c, headers).await
+}
+
+/// `GET`, `POST` (metadata) and `DELETE /v1/conversations/{id}`.
+pub(super) async fn conversation(
+    State(gw): State<Arc<Gateway>>,
+    method: Method,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let operation = match method {
+        Method::GET => "retrieve",
+        Method::POST => "update",
+        _ => "delete",
+    };
+    let c = Call {
+        endpoint: Endpoint::Conversations,
+        operation,
+        body: (method == Method::POST).then_some(body),
+        method,
+        path: format!("conversations/{id}"),
+        ids: vec![id],
+        reply: Reply::Plain,
+    };
+    call(gw, c, headers).await
+}
+
+/// `GET` (list) and `POST` (add) `/v1/conversations/{id}/items`.
+pub(super) async fn conversation_items(
+    State(gw): State<Arc<Gateway>>,
+    method: Method,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let c = Call {
+        endpoint: Endpoint::Conversations,
+        operation: if method == Method::POST {
+            "items.create"
+        } else {
+            "items.list"
+        },
+        body: (method == Method::POST).then_some(body),
+        method,
+        path: with_query(format!("conversations/{id}/items"), query),
+        ids: vec![id],
+        reply: Reply::Items,
+    };
+    call(gw, c, headers).await
+}
+
+/// `GET` and `DELETE /v1/conversations/{id}/items/{item_id}`.
+pub(super) async fn conversation_item(
+    State(gw): State<Arc<Gateway>>,
+    method: Method,
+    Path((id, item)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (operation, reply) = if method == Method::GET {
+        ("items.retrieve", Reply::Item)
+    } else {
+        // Answers with the conversation.
+        ("items.delete", Reply::Plain)
+    };
+    let c = Call {
+        endpoint: Endpoint::Conversations,
+        operation,
+        method,
+        path: with_query(format!("conversations/{id}/items/{item}"), query),
+        ids: vec![id, item],
+        reply,
+        body: None,
+    };
+    call(gw, c, headers).await
+}
+
+/// An id as the upstream issues them (`resp_…`, `conv_…`, `msg_…`): letters, digits, `_` and
+/// `-`. Anything else is refused rather than spliced into the upstream's path (`..`, `/`, `?`
+/// after decoding).
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 256
@@ -97,13 +243,7 @@ fn wants_stream(query: Option<&str>) -> bool {
     })
 }
 
-async fn call(
-    gw: Arc<Gateway>,
-    op: Operation,
-    id: String,
-    query: Option<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
     let started = Instant::now();
     let request_id = super::new_request_id();
     gw.metrics.requests.inc();
@@ -111,14 +251,14 @@ async fn call(
         Ok(c) => c,
         Err(r) => return label(r, &request_id, Decision::Block, false),
     };
-    if !valid_id(&id) {
+    if !c.ids.iter().all(|id| valid_id(id)) {
         gw.metrics.client_errors.inc();
         return label(
             error(
                 StatusCode::BAD_REQUEST,
-                "invalid_response_id",
+                "invalid_id",
                 "invalid_request_error",
-                "a response id has only letters, digits, `_` and `-` (like `resp_abc123`)",
+                "an id has only letters, digits, `_` and `-` (like `resp_abc123`)",
             ),
             &request_id,
             Decision::Block,
@@ -134,13 +274,15 @@ async fn call(
             "the gateway is shutting down",
         );
     };
-    let stream = op == Operation::Retrieve && wants_stream(query.as_deref());
+    let stream = c.reply == Reply::Response
+        && c.operation == "retrieve"
+        && wants_stream(c.path.split_once('?').map(|(_, q)| q));
     let policy = gw.policies.load().for_tenant(&caller.tenant).clone();
     let mut record = Record {
         request_id: request_id.clone(),
         tenant: caller.tenant.clone(),
         key_id: caller.key_id.clone(),
-        endpoint: Endpoint::Responses,
+        endpoint: c.endpoint,
         model: String::new(),
         upstream: None,
         stream,
@@ -153,8 +295,72 @@ async fn call(
         started,
         upstream_time: None,
         note: None,
-        operation: Some(op.as_str()),
+        operation: Some(c.operation),
     };
+
+    // A body's items are checked as a Responses API request's input is.
+    let mut vault = Vault::new();
+    let mut sent = Bytes::new();
+    if let Some(body) = c.body {
+        let bytes = match read_body(&gw, body).await {
+            Ok(b) => b,
+            Err(r) => {
+                gw.metrics.client_errors.inc();
+                return label(r, &request_id, Decision::Block, false);
+            }
+        };
+        let mut req = match parse_json(&bytes) {
+            Ok(m) => Value::Object(m),
+            Err(r) => {
+                gw.metrics.client_errors.inc();
+                return label(r, &request_id, Decision::Block, false);
+            }
+        };
+        let checked = gw.guard.request(&policy, c.endpoint, &mut req, &mut vault);
+        record.decision = checked.verdict.decision;
+        if checked.verdict.decision == Decision::Block {
+            let rules = checked.verdict.blocking_rules().join(", ");
+            record.status = 403;
+            record.request = Some(checked);
+            if let Err(r) = commit(&gw, &record, &request_id).await {
+                return r;
+            }
+            return label(
+                error(
+                    StatusCode::FORBIDDEN,
+                    "blocked_by_policy",
+                    "guardline_policy",
+                    &format!(
+                        "blocked by policy {}: rule {rules}; request {request_id}",
+                        policy.name
+                    ),
+                ),
+                &request_id,
+                Decision::Block,
+                false,
+            );
+        }
+        record.request = Some(checked);
+        // Serialised from the checked value: what was checked is what goes.
+        sent = match serde_json::to_vec(&req) {
+            Ok(v) => Bytes::from(v),
+            Err(_) => {
+                return label(
+                    error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        "server_error",
+                        "the checked request could not be serialised",
+                    ),
+                    &request_id,
+                    Decision::Block,
+                    false,
+                )
+            }
+        };
+        record.content_hash = Some(gw.content_hash(&sent));
+    }
+
     let Some(upstream) = gw.upstreams.load().default.clone() else {
         record.status = 503;
         record.note = Some("no upstream configured".into());
@@ -166,28 +372,18 @@ async fn call(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no_upstream",
                 "server_error",
-                "no default upstream to look stored responses up on: start with --upstream URL, \
+                "no default upstream to look stored objects up on: start with --upstream URL, \
                  set [upstream] url in guardline.toml, or set OPENAI_BASE_URL",
             ),
             &request_id,
-            Decision::Allow,
+            record.decision,
             false,
         );
     };
     record.upstream = Some(upstream.name.clone());
-    let (method, suffix) = match op {
-        Operation::Retrieve => (Method::GET, ""),
-        Operation::Cancel => (Method::POST, "/cancel"),
-        Operation::Delete => (Method::DELETE, ""),
-        Operation::InputItems => (Method::GET, "/input_items"),
-    };
-    let path = match &query {
-        Some(q) if !q.is_empty() => format!("responses/{id}{suffix}?{q}"),
-        _ => format!("responses/{id}{suffix}"),
-    };
     let t0 = Instant::now();
     let resp = match upstream
-        .call(method, &path, Bytes::new(), caller.open, &headers)
+        .call(c.method, &c.path, sent, caller.open, &headers)
         .await
     {
         Ok(r) => r,
@@ -198,7 +394,7 @@ async fn call(
         return upstream_error(&gw, record, &request_id, resp).await;
     }
     if stream && resp.is_event_stream() {
-        return stream_reply(gw, record, request_id, policy, Vault::new(), resp, permit);
+        return stream_reply(gw, record, request_id, policy, vault, resp, permit);
     }
     drop(permit);
     let bytes = match resp.bytes().await {
@@ -218,32 +414,35 @@ async fn call(
     if let Some(m) = reply.get("model").and_then(Value::as_str) {
         record.model = m.to_string();
     }
-    let mut vault = Vault::new();
-    let checked = match op {
-        // A response object: its output items are the model's, as at creation.
-        Operation::Retrieve | Operation::Cancel => {
+    let checked = match c.reply {
+        Reply::Response => {
             let out = gw
                 .guard
                 .response(&policy, Endpoint::Responses, &mut reply, &mut vault);
             restore_echoed_instructions(&mut reply, &vault);
             Some(out)
         }
-        // The items the response was made from: the caller's (pseudonymised) input, earlier
-        // turns' outputs among them. Checked as any text coming back from the upstream is.
-        Operation::InputItems => {
+        Reply::Items => {
             let pointers = item_list_surfaces(&reply);
             Some(
                 gw.guard
                     .response_at(&policy, &mut reply, pointers, &mut vault),
             )
         }
-        // `{id, object, deleted}`: no text.
-        Operation::Delete => None,
+        Reply::Item => {
+            let mut pointers = Vec::new();
+            item_surfaces(&reply, "", &mut pointers);
+            Some(
+                gw.guard
+                    .response_at(&policy, &mut reply, pointers, &mut vault),
+            )
+        }
+        Reply::Plain => None,
     };
     if let Some(out) = &checked {
         record.response_counts = out.counts();
         record.response_rules = rules_of(out);
-        record.decision = out.verdict.decision;
+        record.decision = record.decision.max(out.verdict.decision);
     }
     if record.decision == Decision::Block {
         record.status = 403;
@@ -256,7 +455,7 @@ async fn call(
                 "reply_blocked_by_policy",
                 "guardline_policy",
                 &format!(
-                    "the stored response was blocked by policy {}; request {request_id}",
+                    "what the upstream stored was blocked by policy {}; request {request_id}",
                     policy.name
                 ),
             ),
@@ -265,7 +464,9 @@ async fn call(
             false,
         );
     }
-    let generated = matches!(op, Operation::Retrieve | Operation::Cancel);
+    // A response object is the model's output, as at creation; lists of items mix the caller's
+    // input with earlier outputs, and are labelled as neither.
+    let generated = c.reply == Reply::Response;
     if generated {
         if let Some(text) = &policy.disclosure {
             super::disclose(Endpoint::Responses, &mut reply, text);

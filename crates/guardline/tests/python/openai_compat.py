@@ -60,6 +60,16 @@ try:
 except openai.NotFoundError as e:
     assert e.status_code == 404, e.status_code
 
+# Conversations: items go out pseudonymised and are listed as the upstream stored them.
+conv = client.conversations.create(
+    items=[{"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]}]
+)
+assert conv.id == "conv_1", conv
+listed = client.conversations.items.list(conv.id)
+stored_text = listed.data[0].content[0].text
+assert HKID not in stored_text and "HK_ID_" in stored_text, stored_text
+client.conversations.delete(conv.id)
+
 # Embeddings and models.
 emb = client.embeddings.create(model="embed-test", input=["HKID " + HKID, "plain"])
 assert len(emb.data) == 1 and emb.data[0].embedding == [0.1, 0.2], emb
