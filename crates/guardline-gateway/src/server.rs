@@ -520,6 +520,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(stored::conversation_item).delete(stored::conversation_item),
         )
         .route("/v1/models", get(models))
+        .route("/v1/models/{*id}", get(model))
         .route("/v1/guard", post(guard_api))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -1127,8 +1128,67 @@ async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response 
             false,
         );
     };
+    pass_through(&up, "models", &caller, &headers, &request_id).await
+}
+
+/// `GET /v1/models/{id}`: asked of the upstream that serves that model. Ids may hold `/`
+/// (`meta-llama/Llama-3.1-8B` on vLLM), not `.` or `..` segments.
+async fn model(
+    State(gw): State<Arc<Gateway>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = new_request_id();
+    let caller = match gw.authorize(&headers, false) {
+        Ok(c) => c,
+        Err(r) => return label(r, &request_id, Decision::Block, false),
+    };
+    let valid = !id.is_empty()
+        && id.len() <= 256
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/@+".contains(&b))
+        && id.split('/').all(|seg| !matches!(seg, "" | "." | ".."));
+    if !valid {
+        return label(
+            error(
+                StatusCode::BAD_REQUEST,
+                "invalid_model",
+                "invalid_request_error",
+                "a model id has letters, digits and `-_.:/@+`, and no empty, `.` or `..` segment",
+            ),
+            &request_id,
+            Decision::Block,
+            false,
+        );
+    }
+    let Some(up) = gw.route(&id) else {
+        return label(
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_upstream",
+                "server_error",
+                &format!("no upstream for model `{id}`"),
+            ),
+            &request_id,
+            Decision::Allow,
+            false,
+        );
+    };
+    pass_through(&up, &format!("models/{id}"), &caller, &headers, &request_id).await
+}
+
+/// A `GET` whose answer holds no text to check (model lists and cards), passed through with its
+/// status.
+async fn pass_through(
+    up: &Upstream,
+    path: &str,
+    caller: &Caller,
+    headers: &HeaderMap,
+    request_id: &str,
+) -> Response {
     let got = match up
-        .call(Method::GET, "models", Bytes::new(), caller.open, &headers)
+        .call(Method::GET, path, Bytes::new(), caller.open, headers)
         .await
     {
         Ok(r) => {
@@ -1143,7 +1203,7 @@ async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response 
             *resp.status_mut() = status;
             resp.headers_mut()
                 .insert("content-type", HeaderValue::from_static("application/json"));
-            label(resp, &request_id, Decision::Allow, false)
+            label(resp, request_id, Decision::Allow, false)
         }
         Err(_) => label(
             error(
@@ -1152,7 +1212,7 @@ async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response 
                 "upstream_error",
                 &format!("cannot reach the upstream ({})", up.name),
             ),
-            &request_id,
+            request_id,
             Decision::Allow,
             false,
         ),

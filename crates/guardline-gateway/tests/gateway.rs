@@ -487,6 +487,18 @@ async fn setup_full(
             .route("/v1/embeddings", post(mock_embeddings))
             .route("/v1/responses", post(mock_responses))
             .route("/v1/responses/{*rest}", axum::routing::any(mock_stored))
+            .route(
+                "/v1/models/{*id}",
+                get(
+                    |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                        if id == "gone" {
+                            return StatusCode::NOT_FOUND.into_response();
+                        }
+                        Json(json!({"id": id, "object": "model", "owned_by": "mock"}))
+                            .into_response()
+                    },
+                ),
+            )
             .route("/v1/conversations", axum::routing::any(mock_conversations))
             .route(
                 "/v1/conversations/{*rest}",
@@ -1353,6 +1365,24 @@ async fn embeddings_and_models() {
         .await
         .unwrap();
     assert_eq!(m["data"][0]["id"], "mock-1");
+    // One model's card, ids with `/` included (vLLM serves `org/name`); the upstream's 404 passes.
+    for (id, status) in [
+        ("mock-1", 200),
+        ("meta-llama/Llama-3.1-8B", 200),
+        ("gone", 404),
+        ("a%2F..%2Fchat", 400),
+        ("a%20b", 400),
+    ] {
+        let r = client()
+            .get(format!("{}/v1/models/{id}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{id}");
+        if status == 200 {
+            assert_eq!(r.json::<Value>().await.unwrap()["id"], id);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

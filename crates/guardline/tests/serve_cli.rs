@@ -223,6 +223,12 @@ fn official_openai_sdk_drives_the_gateway() {
             .route("/v1/responses", post(mock_responses))
             .route("/v1/responses/{*rest}", axum::routing::any(mock_stored))
             .route("/v1/conversations", axum::routing::any(mock_conversations))
+            .route(
+                "/v1/models/{id}",
+                get(|axum::extract::Path(id): axum::extract::Path<String>| async move {
+                    Json(json!({"id": id, "object": "model", "created": 1, "owned_by": "test"}))
+                }),
+            )
             .route("/v1/conversations/{*rest}", axum::routing::any(mock_conversations))
             .route(
                 "/v1/embeddings",

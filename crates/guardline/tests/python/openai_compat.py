@@ -75,6 +75,7 @@ emb = client.embeddings.create(model="embed-test", input=["HKID " + HKID, "plain
 assert len(emb.data) == 1 and emb.data[0].embedding == [0.1, 0.2], emb
 models = client.models.list()
 assert [m.id for m in models.data] == ["mock-1"], models
+assert client.models.retrieve("mock-1").id == "mock-1"
 
 # Errors come back as the SDK's typed exceptions with OpenAI's shape.
 try:
