@@ -497,6 +497,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route("/v1/moderations", post(moderations))
         .route("/v1/responses", post(responses))
         .route(
             "/v1/responses/{id}",
@@ -534,7 +535,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
                 "invalid_request_error",
                 "no such endpoint; Guardline serves /v1/chat/completions, /v1/completions, \
                  /v1/responses (and its stored responses), /v1/conversations, /v1/embeddings, \
-                 /v1/models and /v1/guard",
+                 /v1/moderations, /v1/models and /v1/guard",
             )
         })
         .with_state(gw)
@@ -660,6 +661,14 @@ async fn completions(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: B
 
 async fn embeddings(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
     exchange(gw, Endpoint::Embeddings, "embeddings", headers, body).await
+}
+
+/// OpenAI's default for `/v1/moderations` requests without a `model`: what routing goes by (the
+/// request itself goes out without one, as it came).
+const DEFAULT_MODERATION_MODEL: &str = "omni-moderation-latest";
+
+async fn moderations(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
+    exchange(gw, Endpoint::Moderations, "moderations", headers, body).await
 }
 
 async fn responses(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
@@ -788,7 +797,15 @@ async fn exchange(
             return label(r, &request_id, Decision::Block, false);
         }
     };
-    let Some(model) = req.get("model").and_then(Value::as_str).map(str::to_string) else {
+    // A moderation request may leave the model to the upstream; routes see its default name.
+    let model = match req.get("model").and_then(Value::as_str) {
+        Some(m) => Some(m.to_string()),
+        None if endpoint == Endpoint::Moderations && req.get("model").is_none() => {
+            Some(DEFAULT_MODERATION_MODEL.to_string())
+        }
+        None => None,
+    };
+    let Some(model) = model else {
         gw.metrics.client_errors.inc();
         return label(
             error(
@@ -802,7 +819,7 @@ async fn exchange(
             false,
         );
     };
-    let stream = endpoint != Endpoint::Embeddings && req.get("stream") == Some(&Value::Bool(true));
+    let stream = endpoint.generates() && req.get("stream") == Some(&Value::Bool(true));
     let tenant = caller.tenant.clone();
     let policy = gw.policies.load().for_tenant(&tenant).clone();
     let mut vault = Vault::new();
@@ -974,7 +991,7 @@ async fn exchange(
         Json(reply).into_response(),
         &request_id,
         decision,
-        endpoint != Endpoint::Embeddings,
+        endpoint.generates(),
     )
 }
 
@@ -1045,7 +1062,10 @@ fn disclose(endpoint: Endpoint, reply: &mut Value, text: &str) {
         let slot = match endpoint {
             Endpoint::ChatCompletions => crate::surfaces::lookup_mut(c, "/message/content"),
             Endpoint::Completions => c.get_mut("text"),
-            Endpoint::Embeddings | Endpoint::Responses | Endpoint::Conversations => None,
+            Endpoint::Embeddings
+            | Endpoint::Responses
+            | Endpoint::Conversations
+            | Endpoint::Moderations => None,
         };
         if let Some(Value::String(s)) = slot {
             s.push_str(text);

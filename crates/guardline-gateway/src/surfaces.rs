@@ -16,6 +16,8 @@ pub enum Endpoint {
     /// The Conversations API (`/v1/conversations`): items stored upstream for the Responses API
     /// to continue from; a request's text is its `items`.
     Conversations,
+    /// `/v1/moderations`: the text to classify is `input` (a string, strings, or text parts).
+    Moderations,
 }
 
 impl Endpoint {
@@ -26,7 +28,14 @@ impl Endpoint {
             Endpoint::Embeddings => "embeddings",
             Endpoint::Responses => "responses",
             Endpoint::Conversations => "conversations",
+            Endpoint::Moderations => "moderations",
         }
+    }
+
+    /// Whether the reply is the model's writing (labelled, and disclosed where a policy says so):
+    /// not for vectors and classifications.
+    pub fn generates(self) -> bool {
+        !matches!(self, Endpoint::Embeddings | Endpoint::Moderations)
     }
 }
 
@@ -117,6 +126,13 @@ pub fn request_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
             }
         }
         Endpoint::Embeddings => strings_or_arrays(body, "input", &mut out),
+        Endpoint::Moderations => {
+            strings_or_arrays(body, "input", &mut out);
+            // Multi-modal input: `[{"type": "text", "text": …}, {"type": "image_url", …}]`.
+            if let Some(parts) = body.get("input").and_then(Value::as_array) {
+                part_fields(parts, "/input", &["text"], &mut out);
+            }
+        }
         Endpoint::Conversations => {
             if let Some(items) = body.get("items").and_then(Value::as_array) {
                 for (i, item) in items.iter().enumerate() {
@@ -220,7 +236,10 @@ pub fn response_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
                     out.push(format!("/choices/{i}/text"));
                 }
             }
-            Endpoint::Embeddings | Endpoint::Responses | Endpoint::Conversations => {}
+            Endpoint::Embeddings
+            | Endpoint::Responses
+            | Endpoint::Conversations
+            | Endpoint::Moderations => {}
         }
     }
     out
@@ -429,6 +448,27 @@ mod tests {
             vec!["/data/0/content/0/text", "/data/1/output"]
         );
         assert!(response_surfaces(Endpoint::Conversations, &json!({"data": items})).is_empty());
+    }
+
+    #[test]
+    fn moderation_inputs() {
+        let one = json!({"input": "text"});
+        assert_eq!(
+            request_surfaces(Endpoint::Moderations, &one),
+            vec!["/input"]
+        );
+        let many = json!({"input": ["a", "b"]});
+        assert_eq!(
+            request_surfaces(Endpoint::Moderations, &many),
+            vec!["/input/0", "/input/1"]
+        );
+        let parts = json!({"model": "omni-moderation-latest", "input": [
+            {"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "x"}}]});
+        assert_eq!(
+            request_surfaces(Endpoint::Moderations, &parts),
+            vec!["/input/0/text"]
+        );
+        assert!(!Endpoint::Moderations.generates() && Endpoint::Responses.generates());
     }
 
     #[test]

@@ -499,6 +499,16 @@ async fn setup_full(
                     },
                 ),
             )
+            .route(
+                "/v1/moderations",
+                post(
+                    |State(m): State<Mock>, Json(body): Json<Value>| async move {
+                        m.seen.lock().unwrap().push(body);
+                        Json(json!({"id": "modr-1", "model": "omni-moderation-latest",
+                        "results": [{"flagged": false, "categories": {}, "category_scores": {}}]}))
+                    },
+                ),
+            )
             .route("/v1/conversations", axum::routing::any(mock_conversations))
             .route(
                 "/v1/conversations/{*rest}",
@@ -1365,6 +1375,48 @@ async fn embeddings_and_models() {
         .await
         .unwrap();
     assert_eq!(m["data"][0]["id"], "mock-1");
+    // Moderations: the input is checked like any other (pseudonymised here), the model is left to
+    // the upstream when the request names none, and the classification is not labelled as
+    // generated.
+    let r = client()
+        .post(format!("{}/v1/moderations", s.base))
+        .json(&json!({"input": [format!("Call {PHONE}"), "plain"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("x-guardline-ai-generated").is_none());
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["results"][0]["flagged"],
+        false
+    );
+    let seen = s.mock.seen.lock().unwrap().last().unwrap().clone();
+    assert!(seen.get("model").is_none(), "{seen}");
+    assert!(
+        seen["input"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Call HK_PHONE_"),
+        "{seen}"
+    );
+    let r = client()
+        .post(format!("{}/v1/moderations", s.base))
+        .json(
+            &json!({"model": "omni-moderation-latest", "input": [{"type": "text",
+            "text": "key ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let ex = exchanges(&s.ledger).await;
+    let last: Vec<&Value> = ex.iter().rev().take(2).collect();
+    assert!(
+        last.iter().all(|e| e["endpoint"] == "moderations"),
+        "{last:?}"
+    );
+    assert_eq!(last[1]["model"], "omni-moderation-latest");
+    assert_eq!(last[0]["status"], 403);
     // One model's card, ids with `/` included (vLLM serves `org/name`); the upstream's 404 passes.
     for (id, status) in [
         ("mock-1", 200),

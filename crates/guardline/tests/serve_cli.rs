@@ -224,6 +224,16 @@ fn official_openai_sdk_drives_the_gateway() {
             .route("/v1/responses/{*rest}", axum::routing::any(mock_stored))
             .route("/v1/conversations", axum::routing::any(mock_conversations))
             .route(
+                "/v1/moderations",
+                post(|Json(body): Json<Value>| async move {
+                    let n = body["input"].as_array().map_or(1, Vec::len);
+                    let result = json!({"flagged": false, "categories": {}, "category_scores": {},
+                        "category_applied_input_types": {}});
+                    Json(json!({"id": "modr-1", "model": "omni-moderation-latest",
+                        "results": vec![result; n]}))
+                }),
+            )
+            .route(
                 "/v1/models/{id}",
                 get(|axum::extract::Path(id): axum::extract::Path<String>| async move {
                     Json(json!({"id": id, "object": "model", "created": 1, "owned_by": "test"}))

@@ -70,6 +70,10 @@ stored_text = listed.data[0].content[0].text
 assert HKID not in stored_text and "HK_ID_" in stored_text, stored_text
 client.conversations.delete(conv.id)
 
+# Moderations: the input is checked on the way out like any other.
+mod = client.moderations.create(input=[prompt, "plain"])
+assert [r.flagged for r in mod.results] == [False, False], mod
+
 # Embeddings and models.
 emb = client.embeddings.create(model="embed-test", input=["HKID " + HKID, "plain"])
 assert len(emb.data) == 1 and emb.data[0].embedding == [0.1, 0.2], emb
