@@ -52,6 +52,10 @@ pub struct ServerConfig {
     /// Requests a key may send at once above its rate [default: the rate].
     #[serde(default)]
     pub rate_limit_burst: u32,
+    /// Count the per-key rate in this Redis (`redis://[:password@]host[:port][/db]`), shared by
+    /// every gateway that names it, instead of in this process.
+    #[serde(default)]
+    pub rate_limit_redis: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +66,7 @@ impl Default for ServerConfig {
             concurrency: default_concurrency(),
             rate_limit_per_key: 0,
             rate_limit_burst: 0,
+            rate_limit_redis: None,
         }
     }
 }
@@ -289,6 +294,11 @@ impl Config {
                 }
             }
         }
+        if let Some(url) = &c.server.rate_limit_redis {
+            let one = std::num::NonZeroU32::MIN;
+            crate::rate::RateLimiter::shared(url, one, one)
+                .map_err(|e| ConfigError::Invalid(format!("{origin}: [server] {e}")))?;
+        }
         if c.ledger.heartbeat_secs > MAX_HEARTBEAT_SECS {
             return Err(ConfigError::Invalid(format!(
                 "{origin}: [ledger] heartbeat_secs = {} is over a day ({MAX_HEARTBEAT_SECS}); \
@@ -321,6 +331,9 @@ body_limit = 4194304        # bytes
 concurrency = 1024          # requests in flight
 rate_limit_per_key = 0      # requests per second per client key; 0 = no limit
 rate_limit_burst = 0        # default: the rate
+# Several gateways behind a load balancer: count each key's rate in one Redis, shared by all, so
+# a key gets its rate once, not once per gateway. If Redis does not answer, requests are refused.
+# rate_limit_redis = "redis://127.0.0.1:6379/0"
 
 # The upstream for every model no route names. Without it (and without OPENAI_BASE_URL),
 # model calls answer 503 and /v1/guard still works.

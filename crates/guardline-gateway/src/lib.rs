@@ -11,6 +11,7 @@ pub mod config;
 pub mod guard;
 pub mod keys;
 pub mod limits;
+pub mod rate;
 pub mod server;
 pub mod stream;
 pub mod surfaces;

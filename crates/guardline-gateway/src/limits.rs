@@ -7,12 +7,11 @@
 //! no second semaphore runs beside the first.
 
 use crate::config::ServerConfig;
+use crate::rate::RateLimiter;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 /// Requests in flight, with a limit that can change while permits are out.
 pub struct Slots {
@@ -122,57 +121,65 @@ impl Slots {
 pub struct Limits {
     pub body_limit: usize,
     pub slots: Arc<Slots>,
-    /// With its quota (requests per second, burst), to tell whether a reload changed it.
-    pub limiter: Option<(Arc<Limiter>, (u32, u32))>,
+    pub limiter: Option<Arc<RateLimiter>>,
 }
 
 impl Limits {
-    pub fn new(server: &ServerConfig) -> Limits {
-        Limits {
+    /// `Err` only for a `rate_limit_redis` URL that does not parse (config loading refuses
+    /// those first).
+    pub fn new(server: &ServerConfig) -> Result<Limits, String> {
+        Ok(Limits {
             body_limit: server.body_limit,
             slots: Slots::new(server.concurrency),
-            limiter: limiter(server, None),
-        }
+            limiter: limiter(server, None)?,
+        })
     }
 
     /// The limits `server` asks for, keeping what can be kept: the same slots (resized), and the
     /// rate limiter's buckets when the quota did not change. A new quota starts every key with a
     /// full burst.
-    pub fn reloaded(&self, server: &ServerConfig) -> Limits {
+    pub fn reloaded(&self, server: &ServerConfig) -> Result<Limits, String> {
+        let limiter = limiter(server, self.limiter.as_ref())?;
         self.slots.resize(server.concurrency);
-        Limits {
+        Ok(Limits {
             body_limit: server.body_limit,
             slots: self.slots.clone(),
-            limiter: limiter(server, self.limiter.as_ref()),
-        }
+            limiter,
+        })
     }
 
     /// What the start and reload records show.
     pub fn summary(&self) -> serde_json::Value {
-        let (rate, burst) = self.limiter.as_ref().map(|(_, q)| *q).unwrap_or((0, 0));
+        let (rate, burst) = self.limiter.as_ref().map(|l| l.quota).unwrap_or((0, 0));
         serde_json::json!({
             "body_limit": self.body_limit,
             "concurrency": self.slots.size(),
             "rate_limit_per_key": rate,
             "rate_limit_burst": burst,
+            "rate_limit_store": self.limiter.as_ref().map(|l| l.store()),
         })
     }
 }
 
 fn limiter(
     server: &ServerConfig,
-    old: Option<&(Arc<Limiter>, (u32, u32))>,
-) -> Option<(Arc<Limiter>, (u32, u32))> {
-    let rps = NonZeroU32::new(server.rate_limit_per_key)?;
+    old: Option<&Arc<RateLimiter>>,
+) -> Result<Option<Arc<RateLimiter>>, String> {
+    let Some(rps) = NonZeroU32::new(server.rate_limit_per_key) else {
+        return Ok(None);
+    };
     let burst = NonZeroU32::new(server.rate_limit_burst).unwrap_or(rps);
-    let quota = (rps.get(), burst.get());
-    if let Some((l, q)) = old {
-        if *q == quota {
-            return Some((l.clone(), quota));
+    let new = match &server.rate_limit_redis {
+        Some(url) => RateLimiter::shared(url, rps, burst)?,
+        None => RateLimiter::local(rps, burst),
+    };
+    // The same quota in the same place keeps its counts (and its Redis connection).
+    if let Some(l) = old {
+        if l.quota == new.quota && l.store() == new.store() {
+            return Ok(Some(l.clone()));
         }
     }
-    let l = governor::RateLimiter::keyed(governor::Quota::per_second(rps).allow_burst(burst));
-    Some((Arc::new(l), quota))
+    Ok(Some(Arc::new(new)))
 }
 
 #[cfg(test)]
@@ -242,26 +249,38 @@ mod tests {
         assert!(waiting.await.unwrap());
     }
 
-    #[test]
-    fn the_rate_limiter_keeps_its_buckets_unless_the_quota_changes() {
+    #[tokio::test]
+    async fn the_rate_limiter_keeps_its_buckets_unless_the_quota_changes() {
+        use crate::rate::Verdict;
         let mut server = ServerConfig {
             rate_limit_per_key: 1,
             ..ServerConfig::default()
         };
-        let limits = Limits::new(&server);
-        let (l, _) = limits.limiter.as_ref().unwrap();
-        assert!(l.check_key(&"k".to_string()).is_ok());
-        assert!(l.check_key(&"k".to_string()).is_err(), "burst of 1 spent");
-        let same = limits.reloaded(&server);
-        let (l, _) = same.limiter.as_ref().unwrap();
-        assert!(l.check_key(&"k".to_string()).is_err(), "still spent");
+        let limits = Limits::new(&server).unwrap();
+        let l = limits.limiter.as_ref().unwrap();
+        assert_eq!(l.check("k").await, Verdict::Admit);
+        assert_eq!(l.check("k").await, Verdict::Refuse, "burst of 1 spent");
+        let same = limits.reloaded(&server).unwrap();
+        let l = same.limiter.as_ref().unwrap();
+        assert_eq!(l.check("k").await, Verdict::Refuse, "still spent");
         server.rate_limit_per_key = 5;
-        let faster = same.reloaded(&server);
-        let (l, q) = faster.limiter.as_ref().unwrap();
-        assert_eq!(*q, (5, 5));
-        assert!(l.check_key(&"k".to_string()).is_ok());
+        let faster = same.reloaded(&server).unwrap();
+        let l = faster.limiter.as_ref().unwrap();
+        assert_eq!(l.quota, (5, 5));
+        assert_eq!(l.check("k").await, Verdict::Admit);
+        // Moving the counts to Redis is a new limiter, as is a bad URL an error (nothing changes).
+        server.rate_limit_redis = Some("redis://127.0.0.1:1/0".into());
+        let shared = faster.reloaded(&server).unwrap();
+        assert_eq!(
+            shared.summary()["rate_limit_store"],
+            "redis://127.0.0.1:1/0"
+        );
+        server.rate_limit_redis = Some("nonsense://".into());
+        assert!(shared.reloaded(&server).is_err());
+        server.rate_limit_redis = None;
         server.rate_limit_per_key = 0;
-        assert!(faster.reloaded(&server).limiter.is_none());
+        assert!(faster.reloaded(&server).unwrap().limiter.is_none());
         assert_eq!(faster.summary()["rate_limit_per_key"], 5);
+        assert_eq!(faster.summary()["rate_limit_store"], "local");
     }
 }

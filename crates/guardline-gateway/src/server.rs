@@ -234,7 +234,7 @@ impl Gateway {
             upstreams: ArcSwap::from_pointee(upstreams),
             ledger,
             key,
-            limits: ArcSwap::from_pointee(Limits::new(&config.server)),
+            limits: ArcSwap::from_pointee(Limits::new(&config.server)?),
             metrics: Metrics::default(),
             started_open: keys.is_empty(),
             keys: ArcSwap::from_pointee(keys),
@@ -360,7 +360,39 @@ impl Gateway {
     }
 
     /// Checks the bearer key (unless in open mode) and the caller's rate limit.
-    fn authorize(&self, headers: &HeaderMap, admin: bool) -> Result<Caller, Response> {
+    async fn authorize(&self, headers: &HeaderMap, admin: bool) -> Result<Caller, Response> {
+        let caller = self.authenticate(headers, admin)?;
+        let limiter = self.limits.load().limiter.clone();
+        if let Some(l) = limiter {
+            match l.check(&caller.key_id).await {
+                crate::rate::Verdict::Admit => {}
+                crate::rate::Verdict::Refuse => {
+                    self.metrics.client_errors.inc();
+                    return Err(error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate_limit_exceeded",
+                        "requests",
+                        "rate limit for this key exceeded; slow down",
+                    ));
+                }
+                crate::rate::Verdict::Unavailable(why) => {
+                    return Err(error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "rate_limiter_unavailable",
+                        "server_error",
+                        &format!(
+                            "the shared rate limiter does not answer ({why}), so the request is \
+                             refused"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(caller)
+    }
+
+    /// The bearer key (unless in open mode), and whether it may reach an admin endpoint.
+    fn authenticate(&self, headers: &HeaderMap, admin: bool) -> Result<Caller, Response> {
         // `open_mode()`, on the one copy of the keys this request is checked against.
         let keys = self.keys.load();
         let caller = if self.started_open && keys.is_empty() {
@@ -404,17 +436,6 @@ impl Gateway {
                 "this endpoint needs an admin key (`guardline keys create --admin`)",
             ));
         }
-        if let Some((l, _)) = &self.limits.load().limiter {
-            if l.check_key(&caller.key_id).is_err() {
-                self.metrics.client_errors.inc();
-                return Err(error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limit_exceeded",
-                    "requests",
-                    "rate limit for this key exceeded; slow down",
-                ));
-            }
-        }
         Ok(caller)
     }
 
@@ -448,7 +469,14 @@ impl Gateway {
         let old = self.limits.load();
         // Before `reloaded`, which resizes the slots the old and new limits share.
         let before = old.summary();
-        let new = old.reloaded(server);
+        let new = match old.reloaded(server) {
+            Ok(l) => l,
+            // Config loading refuses such a URL first; should one get here, keep the old limits.
+            Err(e) => {
+                tracing::error!(error = %e, "server limits not reloaded");
+                return false;
+            }
+        };
         let changed = new.summary() != before;
         if changed {
             tracing::info!(limits = %new.summary(), "server limits reloaded");
@@ -767,7 +795,7 @@ async fn exchange(
     let started = Instant::now();
     let request_id = new_request_id();
     gw.metrics.requests.inc();
-    let caller = match gw.authorize(&headers, false) {
+    let caller = match gw.authorize(&headers, false).await {
         Ok(c) => c,
         Err(r) => return label(r, &request_id, Decision::Block, false),
     };
@@ -1135,7 +1163,7 @@ async fn upstream_failure(
 
 async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     let request_id = new_request_id();
-    let caller = match gw.authorize(&headers, false) {
+    let caller = match gw.authorize(&headers, false).await {
         Ok(c) => c,
         Err(r) => return label(r, &request_id, Decision::Block, false),
     };
@@ -1159,7 +1187,7 @@ async fn model(
     headers: HeaderMap,
 ) -> Response {
     let request_id = new_request_id();
-    let caller = match gw.authorize(&headers, false) {
+    let caller = match gw.authorize(&headers, false).await {
         Ok(c) => c,
         Err(r) => return label(r, &request_id, Decision::Block, false),
     };
@@ -1243,7 +1271,7 @@ async fn pass_through(
 /// `{"stage": …, "messages": [...]}`; findings, decision and the transformed text, no upstream.
 async fn guard_api(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Body) -> Response {
     let request_id = new_request_id();
-    let caller = match gw.authorize(&headers, false) {
+    let caller = match gw.authorize(&headers, false).await {
         Ok(c) => c,
         Err(r) => return label(r, &request_id, Decision::Block, false),
     };
@@ -1330,7 +1358,7 @@ async fn guard_api(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bod
 
 /// `GET /admin/policy`: the policies in force (evidence for `guardline report`).
 async fn admin_policy(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = gw.authorize(&headers, true) {
+    if let Err(r) = gw.authorize(&headers, true).await {
         return r;
     }
     let describe = |p: &Policy| {
@@ -1367,7 +1395,7 @@ async fn admin_policy(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Res
 
 /// `GET /admin/ledger`: the ledger's head and counts.
 async fn admin_ledger(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
-    if let Err(r) = gw.authorize(&headers, true) {
+    if let Err(r) = gw.authorize(&headers, true).await {
         return r;
     }
     match gw.ledger.stats().await {

@@ -2262,3 +2262,87 @@ async fn conversations_items_are_checked_both_ways() {
     assert_eq!(ex[3]["response"]["findings"]["secret.github_token"], 1);
     assert!(ex.iter().all(|e| !e.to_string().contains("9123")));
 }
+
+/// The Redis the shared rate limit is tested against (`GUARDLINE_TEST_REDIS`, default
+/// `redis://127.0.0.1:6379`; set it to `skip` only where no server exists).
+fn test_redis() -> Option<String> {
+    match std::env::var("GUARDLINE_TEST_REDIS") {
+        Ok(v) if v == "skip" => None,
+        Ok(v) => Some(v),
+        Err(_) => Some("redis://127.0.0.1:6379".into()),
+    }
+}
+
+/// Two gateways with one key: counted in each process, the key gets its burst from each; counted
+/// in one Redis, it gets it once across both. A Redis that does not answer refuses requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_rate_limit_counts_every_gateway_once() {
+    let Some(redis) = test_redis() else {
+        eprintln!("SKIPPED: GUARDLINE_TEST_REDIS=skip");
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut keys = KeyStore::default();
+    let (_, secret) = keys.create("hospital", "ward app", false).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_in(dir.path()).await;
+    let pair = |config: String| {
+        let (keys, ledger) = (keys.clone(), ledger.clone());
+        async move {
+            let mut bases = Vec::new();
+            for _ in 0..2 {
+                let gw =
+                    gateway(&config, &ledger, None, keys.clone(), PolicySet::default()).unwrap();
+                bases.push(serve(guardline_gateway::router(Arc::new(gw))).await);
+            }
+            bases
+        }
+    };
+    // Alternating between the two, one request at a time; the statuses in order.
+    let statuses = |bases: Vec<String>, n: usize| {
+        let secret = secret.clone();
+        async move {
+            let mut out = Vec::new();
+            for i in 0..n {
+                let r = client()
+                    .post(format!("{}/v1/guard", bases[i % 2]))
+                    .bearer_auth(&secret)
+                    .json(&json!({"stage": "request", "text": "hello"}))
+                    .send()
+                    .await
+                    .unwrap();
+                out.push(r.status().as_u16());
+            }
+            out
+        }
+    };
+    let quota = "[server]\nrate_limit_per_key = 1\nrate_limit_burst = 3\n";
+    let local = statuses(pair(quota.to_string()).await, 6).await;
+    assert_eq!(local, [200; 6], "each process gives the key its own burst");
+
+    let shared = format!("{quota}rate_limit_redis = \"{redis}\"\n");
+    let both = statuses(pair(shared).await, 5).await;
+    assert_eq!(
+        both,
+        [200, 200, 200, 429, 429],
+        "one burst across both gateways (is Redis running at {redis}?)"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = format!("{quota}rate_limit_redis = \"redis://127.0.0.1:{closed}\"\n");
+    let bases = pair(down).await;
+    let r = client()
+        .post(format!("{}/v1/guard", bases[0]))
+        .bearer_auth(&secret)
+        .json(&json!({"stage": "request", "text": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limiter_unavailable");
+}

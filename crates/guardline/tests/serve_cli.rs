@@ -587,7 +587,8 @@ fn keys_and_policies_reload_while_serving() {
     assert_eq!(reloads[0]["upstreams"], json!(["second-upstream"]));
     assert_eq!(
         reloads[0]["limits"],
-        json!({"body_limit": 2000, "concurrency": 64, "rate_limit_per_key": 1000, "rate_limit_burst": 1000})
+        json!({"body_limit": 2000, "concurrency": 64, "rate_limit_per_key": 1000, "rate_limit_burst": 1000,
+               "rate_limit_store": "local"})
     );
     let start = changes
         .iter()

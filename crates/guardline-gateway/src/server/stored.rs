@@ -247,7 +247,7 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
     let started = Instant::now();
     let request_id = super::new_request_id();
     gw.metrics.requests.inc();
-    let caller = match gw.authorize(&headers, false) {
+    let caller = match gw.authorize(&headers, false).await {
         Ok(c) => c,
         Err(r) => return label(r, &request_id, Decision::Block, false),
     };
