@@ -259,10 +259,16 @@ mod tests {
         let limits = Limits::new(&server).unwrap();
         let l = limits.limiter.as_ref().unwrap();
         assert_eq!(l.check("k").await, Verdict::Admit);
-        assert_eq!(l.check("k").await, Verdict::Refuse, "burst of 1 spent");
+        assert!(
+            matches!(l.check("k").await, Verdict::Refuse(_)),
+            "burst of 1 spent"
+        );
         let same = limits.reloaded(&server).unwrap();
         let l = same.limiter.as_ref().unwrap();
-        assert_eq!(l.check("k").await, Verdict::Refuse, "still spent");
+        assert!(
+            matches!(l.check("k").await, Verdict::Refuse(_)),
+            "still spent"
+        );
         server.rate_limit_per_key = 5;
         let faster = same.reloaded(&server).unwrap();
         let l = faster.limiter.as_ref().unwrap();

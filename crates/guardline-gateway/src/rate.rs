@@ -39,8 +39,8 @@ return 0
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Admit,
-    /// Over the key's rate.
-    Refuse,
+    /// Over the key's rate; the next request would be admitted after this long.
+    Refuse(Duration),
     /// The shared counter cannot be reached (the message says where and why).
     Unavailable(String),
 }
@@ -115,7 +115,11 @@ impl RateLimiter {
         match &self.kind {
             Kind::Local(l) => match l.check_key(&key.to_string()) {
                 Ok(()) => Verdict::Admit,
-                Err(_) => Verdict::Refuse,
+                Err(not_until) => {
+                    use governor::clock::Clock;
+                    let now = governor::clock::DefaultClock::default().now();
+                    Verdict::Refuse(not_until.wait_time_from(now))
+                }
             },
             Kind::Shared(s) => s.check(key, self.quota).await,
         }
@@ -150,7 +154,9 @@ impl Shared {
         .await;
         let outcome = match decided {
             Ok(Ok(0)) => Ok(Verdict::Admit),
-            Ok(Ok(_)) => Ok(Verdict::Refuse),
+            Ok(Ok(wait_us)) => Ok(Verdict::Refuse(Duration::from_micros(
+                wait_us.unsigned_abs(),
+            ))),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!(
                 "no answer within {} ms",
@@ -208,7 +214,10 @@ mod tests {
         let l = RateLimiter::local(NonZeroU32::new(1).unwrap(), NonZeroU32::new(2).unwrap());
         assert_eq!(l.check("k").await, Verdict::Admit);
         assert_eq!(l.check("k").await, Verdict::Admit);
-        assert_eq!(l.check("k").await, Verdict::Refuse);
+        match l.check("k").await {
+            Verdict::Refuse(wait) => assert!(wait <= Duration::from_secs(1), "{wait:?}"),
+            v => panic!("{v:?}"),
+        }
         assert_eq!(l.check("other").await, Verdict::Admit);
         assert_eq!(l.store(), "local");
     }

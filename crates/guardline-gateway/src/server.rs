@@ -366,14 +366,25 @@ impl Gateway {
         if let Some(l) = limiter {
             match l.check(&caller.key_id).await {
                 crate::rate::Verdict::Admit => {}
-                crate::rate::Verdict::Refuse => {
+                crate::rate::Verdict::Refuse(wait) => {
                     self.metrics.client_errors.inc();
-                    return Err(error(
+                    let mut r = error(
                         StatusCode::TOO_MANY_REQUESTS,
                         "rate_limit_exceeded",
                         "requests",
                         "rate limit for this key exceeded; slow down",
-                    ));
+                    );
+                    // What OpenAI's SDKs wait for before they retry (`retry-after-ms` first).
+                    let h = r.headers_mut();
+                    h.insert(
+                        "retry-after-ms",
+                        HeaderValue::from(wait.as_millis().max(1) as u64),
+                    );
+                    h.insert(
+                        "retry-after",
+                        HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64),
+                    );
+                    return Err(r);
                 }
                 crate::rate::Verdict::Unavailable(why) => {
                     return Err(error(
