@@ -740,6 +740,29 @@ struct Record {
 }
 
 impl Record {
+    /// The record of one call by `caller`, before anything is known of how it ends.
+    fn new(request_id: &str, caller: &Caller, endpoint: Endpoint, started: Instant) -> Record {
+        Record {
+            request_id: request_id.to_string(),
+            tenant: caller.tenant.clone(),
+            key_id: caller.key_id.clone(),
+            endpoint,
+            model: String::new(),
+            upstream: None,
+            stream: false,
+            request: None,
+            response_counts: BTreeMap::new(),
+            response_rules: Vec::new(),
+            decision: Decision::Allow,
+            status: 200,
+            content_hash: None,
+            started,
+            upstream_time: None,
+            note: None,
+            operation: None,
+        }
+    }
+
     /// The endpoint, and the operation on a stored object if any (`responses.retrieve`): the
     /// metrics' `endpoint` label.
     fn endpoint_label(&self) -> String {
@@ -822,19 +845,9 @@ async fn exchange(
             )
         }
     };
-    let bytes = match read_body(&gw, body).await {
-        Ok(b) => b,
-        Err(r) => {
-            gw.metrics.client_errors.inc();
-            return label(r, &request_id, Decision::Block, false);
-        }
-    };
-    let mut req = match parse_json(&bytes) {
-        Ok(m) => Value::Object(m),
-        Err(r) => {
-            gw.metrics.client_errors.inc();
-            return label(r, &request_id, Decision::Block, false);
-        }
+    let mut req = match read_request(&gw, body, &request_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     // A moderation request may leave the model to the upstream; routes see its default name.
     let model = match req.get("model").and_then(Value::as_str) {
@@ -859,97 +872,30 @@ async fn exchange(
         );
     };
     let stream = endpoint.generates() && req.get("stream") == Some(&Value::Bool(true));
-    let tenant = caller.tenant.clone();
-    let policy = gw.policies.load().for_tenant(&tenant).clone();
+    let policy = gw.policies.load().for_tenant(&caller.tenant).clone();
     let mut vault = Vault::new();
     let checked = gw.guard.request(&policy, endpoint, &mut req, &mut vault);
     // Serialised once: hashed for the record, and (unless blocked) the body sent upstream.
-    let Ok(sent) = serde_json::to_vec(&req) else {
-        // Cannot happen for a parsed `Value`; never send a body that was not the checked one.
-        return label(
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "server_error",
-                "the checked request could not be serialised",
-            ),
-            &request_id,
-            Decision::Block,
-            false,
-        );
+    let sent = match serialise_checked(&req, &request_id) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
-    let mut record = Record {
-        request_id: request_id.clone(),
-        tenant,
-        key_id: caller.key_id.clone(),
-        endpoint,
-        model: model.clone(),
-        upstream: None,
-        stream,
-        request: None,
-        response_counts: BTreeMap::new(),
-        response_rules: Vec::new(),
-        decision: checked.verdict.decision,
-        status: 200,
-        content_hash: Some(gw.content_hash(&sent)),
-        started,
-        upstream_time: None,
-        note: None,
-        operation: None,
-    };
-
+    let mut record = Record::new(&request_id, &caller, endpoint, started);
+    record.model = model.clone();
+    record.stream = stream;
+    record.decision = checked.verdict.decision;
+    record.content_hash = Some(gw.content_hash(&sent));
     if checked.verdict.decision == Decision::Block {
-        let rules = checked.verdict.blocking_rules().join(", ");
-        let mut kinds: Vec<String> = checked
-            .findings
-            .iter()
-            .filter(|f| f.action == guardline_policy::Action::Block)
-            .map(|f| f.kind.to_string())
-            .collect();
-        kinds.dedup();
-        record.status = 403;
-        record.request = Some(checked);
-        if let Err(r) = commit(&gw, &record, &request_id).await {
-            return r;
-        }
-        return label(
-            error(
-                StatusCode::FORBIDDEN,
-                "blocked_by_policy",
-                "guardline_policy",
-                &format!(
-                    "blocked by policy {}: rule {rules} ({}); request {request_id}",
-                    policy.name,
-                    kinds.join(", ")
-                ),
-            ),
-            &request_id,
-            Decision::Block,
-            false,
-        );
+        return refuse_blocked(&gw, record, checked, &policy).await;
     }
 
     let Some(upstream) = gw.route(&model) else {
-        record.status = 503;
         record.request = Some(checked);
-        record.note = Some("no upstream configured".into());
-        if let Err(r) = commit(&gw, &record, &request_id).await {
-            return r;
-        }
-        return label(
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no_upstream",
-                "server_error",
-                &format!(
-                    "no upstream for model `{model}`: start with --upstream URL, set [upstream] \
-                     url in guardline.toml, or set OPENAI_BASE_URL (/v1/guard works without one)"
-                ),
-            ),
-            &request_id,
-            record.decision,
-            false,
+        let message = format!(
+            "no upstream for model `{model}`: start with --upstream URL, set [upstream] url in \
+             guardline.toml, or set OPENAI_BASE_URL (/v1/guard works without one)"
         );
+        return no_upstream(&gw, record, &message).await;
     };
     record.upstream = Some(upstream.name.clone());
     record.request = Some(checked);
@@ -1001,24 +947,7 @@ async fn exchange(
     let decision = record.decision.max(out.verdict.decision);
     record.decision = decision;
     if decision == Decision::Block {
-        record.status = 403;
-        if let Err(r) = commit(&gw, &record, &request_id).await {
-            return r;
-        }
-        return label(
-            error(
-                StatusCode::FORBIDDEN,
-                "reply_blocked_by_policy",
-                "guardline_policy",
-                &format!(
-                    "the model's reply was blocked by policy {}; request {request_id}",
-                    policy.name
-                ),
-            ),
-            &request_id,
-            Decision::Block,
-            false,
-        );
+        return refuse_reply(&gw, record, &policy, "the model's reply").await;
     }
     if let Some(text) = &policy.disclosure {
         disclose(endpoint, &mut reply, text);
@@ -1055,6 +984,122 @@ async fn upstream_error(
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/json"));
     label(r, request_id, record.decision, false)
+}
+
+/// The request body as a JSON object; otherwise a labelled 413 or 400, counted as a client error.
+async fn read_request(gw: &Gateway, body: Body, request_id: &str) -> Result<Value, Response> {
+    let parsed = match read_body(gw, body).await {
+        Ok(bytes) => parse_json(&bytes),
+        Err(r) => Err(r),
+    };
+    parsed.map(Value::Object).map_err(|r| {
+        gw.metrics.client_errors.inc();
+        label(r, request_id, Decision::Block, false)
+    })
+}
+
+/// The checked request as it goes upstream: serialised from the checked value, never from the
+/// bytes that came in, so what was checked is what goes (a body with duplicate keys, say, is
+/// read one way here and could be read another way there).
+fn serialise_checked(req: &Value, request_id: &str) -> Result<Vec<u8>, Response> {
+    // Cannot fail for a parsed `Value`; if it did, nothing unchecked would go out.
+    serde_json::to_vec(req).map_err(|_| {
+        label(
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "server_error",
+                "the checked request could not be serialised",
+            ),
+            request_id,
+            Decision::Block,
+            false,
+        )
+    })
+}
+
+/// Records a request the policy blocked, and answers 403 with the rules and kinds that blocked
+/// it. Nothing went upstream.
+async fn refuse_blocked(
+    gw: &Gateway,
+    mut record: Record,
+    checked: Checked,
+    policy: &Policy,
+) -> Response {
+    let request_id = record.request_id.clone();
+    let rules = checked.verdict.blocking_rules().join(", ");
+    let mut kinds: Vec<String> = checked
+        .findings
+        .iter()
+        .filter(|f| f.action == guardline_policy::Action::Block)
+        .map(|f| f.kind.to_string())
+        .collect();
+    kinds.dedup();
+    record.status = 403;
+    record.request = Some(checked);
+    if let Err(r) = commit(gw, &record, &request_id).await {
+        return r;
+    }
+    label(
+        error(
+            StatusCode::FORBIDDEN,
+            "blocked_by_policy",
+            "guardline_policy",
+            &format!(
+                "blocked by policy {}: rule {rules} ({}); request {request_id}",
+                policy.name,
+                kinds.join(", ")
+            ),
+        ),
+        &request_id,
+        Decision::Block,
+        false,
+    )
+}
+
+/// Records a call that found no upstream to go to, and answers 503 with `message`.
+async fn no_upstream(gw: &Gateway, mut record: Record, message: &str) -> Response {
+    let request_id = record.request_id.clone();
+    record.status = 503;
+    record.note = Some("no upstream configured".into());
+    if let Err(r) = commit(gw, &record, &request_id).await {
+        return r;
+    }
+    let decision = record.decision;
+    label(
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_upstream",
+            "server_error",
+            message,
+        ),
+        &request_id,
+        decision,
+        false,
+    )
+}
+
+/// Records a reply the policy blocked, and answers 403: the client gets none of `what`.
+async fn refuse_reply(gw: &Gateway, mut record: Record, policy: &Policy, what: &str) -> Response {
+    let request_id = record.request_id.clone();
+    record.status = 403;
+    if let Err(r) = commit(gw, &record, &request_id).await {
+        return r;
+    }
+    label(
+        error(
+            StatusCode::FORBIDDEN,
+            "reply_blocked_by_policy",
+            "guardline_policy",
+            &format!(
+                "{what} was blocked by policy {}; request {request_id}",
+                policy.name
+            ),
+        ),
+        &request_id,
+        Decision::Block,
+        false,
+    )
 }
 
 fn rules_of(c: &Checked) -> Vec<String> {

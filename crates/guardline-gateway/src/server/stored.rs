@@ -16,8 +16,9 @@
 //! up on the default upstream, since these calls name no model to route by.
 
 use super::{
-    commit, error, label, parse_json, read_body, restore_echoed_instructions, rules_of,
-    stream_reply, upstream_error, upstream_failure, Gateway, Record,
+    commit, error, label, no_upstream, read_request, refuse_blocked, refuse_reply,
+    restore_echoed_instructions, rules_of, serialise_checked, stream_reply, upstream_error,
+    upstream_failure, Gateway, Record,
 };
 use crate::surfaces::{item_list_surfaces, item_surfaces, Endpoint};
 use axum::body::{Body, Bytes};
@@ -28,7 +29,6 @@ use axum::Json;
 use guardline_detect::Vault;
 use guardline_policy::Decision;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -278,107 +278,35 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
         && c.operation == "retrieve"
         && wants_stream(c.path.split_once('?').map(|(_, q)| q));
     let policy = gw.policies.load().for_tenant(&caller.tenant).clone();
-    let mut record = Record {
-        request_id: request_id.clone(),
-        tenant: caller.tenant.clone(),
-        key_id: caller.key_id.clone(),
-        endpoint: c.endpoint,
-        model: String::new(),
-        upstream: None,
-        stream,
-        request: None,
-        response_counts: BTreeMap::new(),
-        response_rules: Vec::new(),
-        decision: Decision::Allow,
-        status: 200,
-        content_hash: None,
-        started,
-        upstream_time: None,
-        note: None,
-        operation: Some(c.operation),
-    };
+    let mut record = Record::new(&request_id, &caller, c.endpoint, started);
+    record.stream = stream;
+    record.operation = Some(c.operation);
 
     // A body's items are checked as a Responses API request's input is.
     let mut vault = Vault::new();
     let mut sent = Bytes::new();
     if let Some(body) = c.body {
-        let bytes = match read_body(&gw, body).await {
-            Ok(b) => b,
-            Err(r) => {
-                gw.metrics.client_errors.inc();
-                return label(r, &request_id, Decision::Block, false);
-            }
-        };
-        let mut req = match parse_json(&bytes) {
-            Ok(m) => Value::Object(m),
-            Err(r) => {
-                gw.metrics.client_errors.inc();
-                return label(r, &request_id, Decision::Block, false);
-            }
+        let mut req = match read_request(&gw, body, &request_id).await {
+            Ok(v) => v,
+            Err(r) => return r,
         };
         let checked = gw.guard.request(&policy, c.endpoint, &mut req, &mut vault);
         record.decision = checked.verdict.decision;
         if checked.verdict.decision == Decision::Block {
-            let rules = checked.verdict.blocking_rules().join(", ");
-            record.status = 403;
-            record.request = Some(checked);
-            if let Err(r) = commit(&gw, &record, &request_id).await {
-                return r;
-            }
-            return label(
-                error(
-                    StatusCode::FORBIDDEN,
-                    "blocked_by_policy",
-                    "guardline_policy",
-                    &format!(
-                        "blocked by policy {}: rule {rules}; request {request_id}",
-                        policy.name
-                    ),
-                ),
-                &request_id,
-                Decision::Block,
-                false,
-            );
+            return refuse_blocked(&gw, record, checked, &policy).await;
         }
         record.request = Some(checked);
-        // Serialised from the checked value: what was checked is what goes.
-        sent = match serde_json::to_vec(&req) {
+        sent = match serialise_checked(&req, &request_id) {
             Ok(v) => Bytes::from(v),
-            Err(_) => {
-                return label(
-                    error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal_error",
-                        "server_error",
-                        "the checked request could not be serialised",
-                    ),
-                    &request_id,
-                    Decision::Block,
-                    false,
-                )
-            }
+            Err(r) => return r,
         };
         record.content_hash = Some(gw.content_hash(&sent));
     }
 
     let Some(upstream) = gw.upstreams.load().default.clone() else {
-        record.status = 503;
-        record.note = Some("no upstream configured".into());
-        if let Err(r) = commit(&gw, &record, &request_id).await {
-            return r;
-        }
-        return label(
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no_upstream",
-                "server_error",
-                "no default upstream to look stored objects up on: start with --upstream URL, \
-                 set [upstream] url in guardline.toml, or set OPENAI_BASE_URL",
-            ),
-            &request_id,
-            record.decision,
-            false,
-        );
+        let message = "no default upstream to look stored objects up on: start with --upstream \
+                       URL, set [upstream] url in guardline.toml, or set OPENAI_BASE_URL";
+        return no_upstream(&gw, record, message).await;
     };
     record.upstream = Some(upstream.name.clone());
     let t0 = Instant::now();
@@ -445,24 +373,7 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
         record.decision = record.decision.max(out.verdict.decision);
     }
     if record.decision == Decision::Block {
-        record.status = 403;
-        if let Err(r) = commit(&gw, &record, &request_id).await {
-            return r;
-        }
-        return label(
-            error(
-                StatusCode::FORBIDDEN,
-                "reply_blocked_by_policy",
-                "guardline_policy",
-                &format!(
-                    "what the upstream stored was blocked by policy {}; request {request_id}",
-                    policy.name
-                ),
-            ),
-            &request_id,
-            Decision::Block,
-            false,
-        );
+        return refuse_reply(&gw, record, &policy, "what the upstream stored").await;
     }
     // A response object is the model's output, as at creation; lists of items mix the caller's
     // input with earlier outputs, and are labelled as neither.
