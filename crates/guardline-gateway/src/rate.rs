@@ -110,6 +110,23 @@ impl RateLimiter {
         }
     }
 
+    /// Whether requests can be counted: always in process; Redis must answer a `PING`.
+    pub async fn ready(&self) -> Result<(), String> {
+        let Kind::Shared(s) = &self.kind else {
+            return Ok(());
+        };
+        let pinged = tokio::time::timeout(SHARED_TIMEOUT, async {
+            let mut conn = s.connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        })
+        .await;
+        match pinged {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("{}: {e}", s.shown)),
+            Err(_) => Err(format!("{}: no answer", s.shown)),
+        }
+    }
+
     /// Counts one request of `key`.
     pub async fn check(&self, key: &str) -> Verdict {
         match &self.kind {
@@ -127,23 +144,28 @@ impl RateLimiter {
 }
 
 impl Shared {
+    /// The connection, made on first use (and again after a failed first attempt).
+    async fn connection(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(SHARED_TIMEOUT)
+                    .set_response_timeout(SHARED_TIMEOUT)
+                    .set_number_of_retries(1)
+                    .set_max_delay(200);
+                redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
+            })
+            .await?;
+        Ok(conn.clone())
+    }
+
     async fn check(&self, key: &str, (rate, burst): (u32, u32)) -> Verdict {
         // The quota is part of the name: a new quota starts every key afresh, as it does locally,
         // and gateways briefly on different quotas during a rolling reload do not mix counts.
         let name = format!("guardline:rate:{rate}:{burst}:{key}");
         let decided = tokio::time::timeout(SHARED_TIMEOUT, async {
-            let conn = self
-                .conn
-                .get_or_try_init(|| {
-                    let config = redis::aio::ConnectionManagerConfig::new()
-                        .set_connection_timeout(SHARED_TIMEOUT)
-                        .set_response_timeout(SHARED_TIMEOUT)
-                        .set_number_of_retries(1)
-                        .set_max_delay(200);
-                    redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
-                })
-                .await?;
-            let mut conn = conn.clone();
+            let mut conn = self.connection().await?;
             self.script
                 .key(&name)
                 .arg(self.interval_us)
@@ -236,5 +258,6 @@ mod tests {
             Verdict::Unavailable(why) => assert!(why.contains(&port.to_string()), "{why}"),
             v => panic!("{v:?}"),
         }
+        assert!(l.ready().await.is_err());
     }
 }

@@ -734,8 +734,8 @@ struct Record {
     /// The upstream call: to its complete reply, or to its first byte when streamed.
     upstream_time: Option<std::time::Duration>,
     note: Option<String>,
-    /// What a call on a stored response did (`retrieve`, `cancel`, `delete`, `input_items`);
-    /// `None` for the create calls of every endpoint.
+    /// What a call on a stored object did (`retrieve`, `cancel`, `delete`, `input_items`,
+    /// `items.list`, …); `None` for the model calls of every endpoint.
     operation: Option<&'static str>,
 }
 
@@ -1471,11 +1471,22 @@ async fn admin_ledger(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Res
     }
 }
 
+/// Ready when exchanges can be recorded and, with a shared rate limit, counted.
 async fn readyz(State(gw): State<Arc<Gateway>>) -> Response {
-    match gw.ledger.head().await {
-        Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("ledger: {e}\n")).into_response(),
+    if let Err(e) = gw.ledger.head().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("ledger: {e}\n")).into_response();
     }
+    let limiter = gw.limits.load().limiter.clone();
+    if let Some(l) = limiter {
+        if let Err(e) = l.ready().await {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("rate limiter: {e}\n"),
+            )
+                .into_response();
+        }
+    }
+    (StatusCode::OK, "ready\n").into_response()
 }
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> Response {

@@ -2341,7 +2341,14 @@ async fn a_shared_rate_limit_counts_every_gateway_once() {
     assert_eq!(local, [200; 6], "each process gives the key its own burst");
 
     let shared = format!("{quota}rate_limit_redis = \"{redis}\"\n");
-    let both = statuses(pair(shared).await, 5).await;
+    let bases = pair(shared).await;
+    let ready = client()
+        .get(format!("{}/readyz", bases[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let both = statuses(bases, 5).await;
     assert_eq!(
         both,
         [200, 200, 200, 429, 429],
@@ -2365,4 +2372,11 @@ async fn a_shared_rate_limit_counts_every_gateway_once() {
     assert_eq!(r.status(), 503);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limiter_unavailable");
+    let ready = client()
+        .get(format!("{}/readyz", bases[1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().starts_with("rate limiter: "));
 }
