@@ -734,6 +734,9 @@ struct Record {
     /// The upstream call: to its complete reply, or to its first byte when streamed.
     upstream_time: Option<std::time::Duration>,
     note: Option<String>,
+    /// Whether the reply may carry the policy's visible disclosure: not when the caller asked
+    /// for structured output (JSON a program parses). Not recorded.
+    disclose: bool,
     /// What a call on a stored object did (`retrieve`, `cancel`, `delete`, `input_items`,
     /// `items.list`, …); `None` for the model calls of every endpoint.
     operation: Option<&'static str>,
@@ -759,6 +762,7 @@ impl Record {
             started,
             upstream_time: None,
             note: None,
+            disclose: true,
             operation: None,
         }
     }
@@ -885,6 +889,7 @@ async fn exchange(
     record.stream = stream;
     record.decision = checked.verdict.decision;
     record.content_hash = Some(gw.content_hash(&sent));
+    record.disclose = !crate::surfaces::structured_output(&req);
     if checked.verdict.decision == Decision::Block {
         return refuse_blocked(&gw, record, checked, &policy).await;
     }
@@ -949,7 +954,7 @@ async fn exchange(
     if decision == Decision::Block {
         return refuse_reply(&gw, record, &policy, "the model's reply").await;
     }
-    if let Some(text) = &policy.disclosure {
+    if let Some(text) = policy.disclosure.as_ref().filter(|_| record.disclose) {
         disclose(endpoint, &mut reply, text);
     }
     if let Err(r) = commit(&gw, &record, &request_id).await {

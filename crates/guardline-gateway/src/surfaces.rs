@@ -92,6 +92,20 @@ fn array_index(token: &str) -> Option<usize> {
     token.parse().ok()
 }
 
+/// Whether a request (or a Responses API response object, which echoes it) asks for output a
+/// program will parse: `response_format` (chat) or `text.format` (Responses) of type
+/// `json_object` or `json_schema`. Such output gets no visible disclosure appended, which would
+/// make it unparseable; the `x-guardline-ai-generated` header still labels it.
+pub fn structured_output(body: &Value) -> bool {
+    let kind = |format: Option<&Value>| {
+        matches!(
+            format.and_then(|f| f.get("type")).and_then(Value::as_str),
+            Some("json_object" | "json_schema")
+        )
+    };
+    kind(body.get("response_format")) || kind(body.get("text").and_then(|t| t.get("format")))
+}
+
 /// JSON pointers of every string to check in a request body.
 pub fn request_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
     let mut out = Vec::new();
@@ -448,6 +462,25 @@ mod tests {
             vec!["/data/0/content/0/text", "/data/1/output"]
         );
         assert!(response_surfaces(Endpoint::Conversations, &json!({"data": items})).is_empty());
+    }
+
+    #[test]
+    fn structured_output_requests() {
+        for yes in [
+            json!({"response_format": {"type": "json_object"}}),
+            json!({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}),
+            json!({"text": {"format": {"type": "json_schema", "name": "x", "schema": {}}}}),
+        ] {
+            assert!(structured_output(&yes), "{yes}");
+        }
+        for no in [
+            json!({}),
+            json!({"response_format": {"type": "text"}}),
+            json!({"text": {"format": {"type": "text"}}}),
+            json!({"response_format": "json_object", "text": "x"}),
+        ] {
+            assert!(!structured_output(&no), "{no}");
+        }
     }
 
     #[test]

@@ -1616,6 +1616,42 @@ async fn a_policy_can_add_a_visible_bilingual_disclosure() {
         "{deltas}"
     );
     assert!(deltas.ends_with("此內容由人工智能生成。"), "{deltas}");
+
+    // Structured output (JSON a program parses) gets no visible disclosure, whole or streamed;
+    // the header still labels it.
+    let structured = [
+        (
+            "chat/completions",
+            json!({"model": "m", "messages": [{"role": "user", "content": "hello"}],
+                   "response_format": {"type": "json_object"}}),
+        ),
+        (
+            "responses",
+            json!({"model": "m", "input": "hello",
+                   "text": {"format": {"type": "json_schema", "name": "x", "schema": {}}}}),
+        ),
+    ];
+    for (path, body) in structured {
+        for stream in [false, true] {
+            let mut body = body.clone();
+            body["stream"] = json!(stream);
+            let r = client()
+                .post(format!("{}/v1/{path}", s.base))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.headers()["x-guardline-ai-generated"], "true");
+            let text = r.text().await.unwrap();
+            // Streamed one character an event: the reply's last character, then no disclosure.
+            let last = if stream { "\"o\"" } else { "You said: hello\"" };
+            assert!(text.contains(last), "{path} {stream}: {text}");
+            assert!(
+                !text.contains("AI-generated") && !text.contains("此內容"),
+                "{path} {stream}: {text}"
+            );
+        }
+    }
 }
 
 /// A bug that panics in a handler gives the client a clean OpenAI-shaped 500 that names no

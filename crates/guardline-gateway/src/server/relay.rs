@@ -45,12 +45,14 @@ pub(super) fn stream_reply(
     let header_decision = record.decision;
     // The call's own deadline: `total_timeout_ms` counts from the request, streams included.
     let deadline = resp.deadline;
+    let disclosure = policy.disclosure.clone().filter(|_| record.disclose);
     let relay = Relay {
         endpoint: record.endpoint,
         gw,
         record: Some(record),
         request_id: request_id.clone(),
         policy,
+        disclosure,
         vault,
         events: resp.into_stream().eventsource().boxed(),
         deadline,
@@ -81,6 +83,8 @@ struct Relay {
     record: Option<Record>,
     request_id: String,
     policy: Arc<Policy>,
+    /// The policy's visible disclosure, unless the caller asked for structured output.
+    disclosure: Option<String>,
     vault: Vault,
     events: Events,
     deadline: tokio::time::Instant,
@@ -336,7 +340,7 @@ impl Relay {
             }
             let mut tail = r.text;
             if disclose && *part == Part::Content {
-                if let Some(d) = &self.policy.disclosure {
+                if let Some(d) = &self.disclosure {
                     tail.push_str(d);
                 }
             }

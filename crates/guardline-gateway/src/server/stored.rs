@@ -379,7 +379,9 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
     // input with earlier outputs, and are labelled as neither.
     let generated = c.reply == Reply::Response;
     if generated {
-        if let Some(text) = &policy.disclosure {
+        // The response object echoes the request's `text.format`.
+        let structured = crate::surfaces::structured_output(&reply);
+        if let Some(text) = policy.disclosure.as_ref().filter(|_| !structured) {
             super::disclose(Endpoint::Responses, &mut reply, text);
         }
     }

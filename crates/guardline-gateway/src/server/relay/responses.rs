@@ -288,7 +288,7 @@ impl Relay {
         }
         let mut tail = r.text;
         if disclose && matches!(key.1, Part::OutputText(_)) {
-            if let Some(d) = &self.policy.disclosure {
+            if let Some(d) = &self.disclosure {
                 tail.push_str(d);
             }
         }
