@@ -349,7 +349,8 @@ fn responses_reply(body: &Value) -> Response {
         "arguments": args, "status": "completed"});
     let response = |output: Value, status: &str| {
         json!({"id": "resp_1", "object": "response", "created_at": 1, "model": body["model"],
-               "instructions": body["instructions"], "status": status, "output": output})
+               "instructions": body["instructions"], "text": body["text"], "status": status,
+               "output": output})
     };
     if body["stream"] != json!(true) {
         return Json(response(json!([message, call]), "completed")).into_response();
@@ -1651,6 +1652,19 @@ async fn a_policy_can_add_a_visible_bilingual_disclosure() {
                 "{path} {stream}: {text}"
             );
         }
+    }
+    // Nor when the structured response is retrieved, whole or replayed as events.
+    for query in ["", "?stream=true"] {
+        let text = client()
+            .get(format!("{}/v1/responses/resp_1{query}", s.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.contains("\"json_schema\""), "{query}: {text}");
+        assert!(!text.contains("此內容"), "{query}: {text}");
     }
 }
 

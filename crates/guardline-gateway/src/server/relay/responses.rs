@@ -180,6 +180,14 @@ impl Relay {
                     true
                 }
                 "response.created" | "response.in_progress" | "response.queued" => {
+                    // The response object echoes `text.format`: a replayed stored response says
+                    // here whether its output is structured (no disclosure then).
+                    if event
+                        .get("response")
+                        .is_some_and(crate::surfaces::structured_output)
+                    {
+                        self.disclosure = None;
+                    }
                     if let Some(Value::Array(items)) =
                         crate::surfaces::lookup_mut(&mut event, "/response/output")
                     {
