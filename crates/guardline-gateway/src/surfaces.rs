@@ -183,24 +183,111 @@ pub fn request_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
     out
 }
 
-/// The texts of one Responses API item, in a request's `input` or a reply's `output`: a message's
-/// content (a string, or parts with `text` or `refusal`), a function or custom tool call's
-/// arguments or input, a tool's output, and a reasoning item's summary and content.
+/// The texts of one Responses API item, in a request's `input`, a reply's `output` or a
+/// conversation's items: every string in it that is text (see [`text_leaves`]). Besides a
+/// message's content, a function or custom tool call's arguments or input, a tool's output and
+/// a reasoning item's summary, that is what the built-in tools carry: the code a code interpreter
+/// runs and the logs it prints, a web search's query and sources, a file search's queries and the
+/// passages it found, an MCP call's output and error, an MCP server's tool descriptions, shell
+/// commands and their output, a patch, the text a computer-use call types. New item types are
+/// covered as they come: a string is skipped only when its key says it is not text.
 pub fn item_surfaces(item: &Value, at: &str, out: &mut Vec<String>) {
-    string_or_parts(
-        item.get("content"),
-        &format!("{at}/content"),
-        &["text", "refusal"],
-        out,
-    );
-    for field in ["arguments", "input"] {
-        if item.get(field).is_some_and(Value::is_string) {
-            out.push(format!("{at}/{field}"));
-        }
+    let mut here = at.to_string();
+    text_leaves(item, &mut here, 0, &mut |p| out.push(p.to_string()));
+}
+
+/// Keys whose strings are not text anyone reads as language: identifiers, enumerations, names a
+/// program matches on (a tool's `name` must come back as it went), and encoded payloads (a
+/// generated image, a file's bytes, encrypted reasoning). Everything else is checked.
+const NOT_TEXT: &[&str] = &[
+    "approval_request_id",
+    "background",
+    "call_id",
+    "container_id",
+    "data",
+    "detail",
+    "encrypted_content",
+    "file_data",
+    "file_id",
+    "format",
+    "id",
+    "image_url",
+    "item_id",
+    "mime_type",
+    "name",
+    "object",
+    "output_format",
+    "partial_image_b64",
+    "quality",
+    "result",
+    "role",
+    "server_label",
+    "signature",
+    "size",
+    "status",
+    "type",
+    "vector_store_id",
+];
+
+/// Keys whose whole value is skipped: per-token log probabilities (pieces of a text that is
+/// checked whole).
+const NOT_TEXT_TREES: &[&str] = &["bytes", "logprobs", "top_logprobs"];
+
+/// Deeper than this, an item is not walked further; serde_json refuses nesting beyond 128 before
+/// a body gets here.
+const TEXT_DEPTH: usize = 128;
+
+/// Calls `f` with the pointer (from `at`) of every non-empty string in `v` that is text: not under
+/// a [`NOT_TEXT`] key (when the value there is a string) or a [`NOT_TEXT_TREES`] key, and not a
+/// base64 `data:` URL.
+pub fn text_leaves(v: &Value, at: &mut String, depth: usize, f: &mut dyn FnMut(&str)) {
+    if depth > TEXT_DEPTH {
+        return;
     }
-    string_or_parts(item.get("output"), &format!("{at}/output"), &["text"], out);
-    if let Some(parts) = item.get("summary").and_then(Value::as_array) {
-        part_fields(parts, &format!("{at}/summary"), &["text"], out);
+    let len = at.len();
+    match v {
+        Value::String(s) if !s.is_empty() && !is_data_url(s) => f(at),
+        Value::Object(m) => {
+            for (k, child) in m {
+                if NOT_TEXT_TREES.contains(&k.as_str())
+                    || (child.is_string() && NOT_TEXT.contains(&k.as_str()))
+                {
+                    continue;
+                }
+                at.push('/');
+                at.push_str(&escape_pointer(k));
+                text_leaves(child, at, depth + 1, f);
+                at.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                use std::fmt::Write;
+                let _ = write!(at, "/{i}");
+                text_leaves(child, at, depth + 1, f);
+                at.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A base64 `data:` URL: an image or a file, inline.
+fn is_data_url(s: &str) -> bool {
+    s.starts_with("data:") && s.contains(";base64,")
+}
+
+/// Whether the Responses API streams the text at `pointer` (relative to its output item) as
+/// deltas: a message's or reasoning item's content part `text` or `refusal`, a summary part's
+/// `text`, a call's `arguments` or `input`, a code interpreter's `code`. Every other text of an
+/// output item arrives whole, in the item's announcements and summaries.
+pub fn streamed_in_item(pointer: &str) -> bool {
+    let mut tokens = pointer.strip_prefix('/').unwrap_or(pointer).split('/');
+    match (tokens.next(), tokens.next(), tokens.next(), tokens.next()) {
+        (Some("arguments" | "input" | "code"), None, ..) => true,
+        (Some("content"), Some(j), Some("text" | "refusal"), None)
+        | (Some("summary"), Some(j), Some("text"), None) => array_index(j).is_some(),
+        _ => false,
     }
 }
 
@@ -284,8 +371,11 @@ fn message_surfaces(m: &Value, at: &str, out: &mut Vec<String>) {
     }
     if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
         for (k, c) in calls.iter().enumerate() {
-            if lookup(c, "/function/arguments").is_some_and(Value::is_string) {
-                out.push(format!("{at}/tool_calls/{k}/function/arguments"));
+            // A function's arguments, or a custom tool's free-form input.
+            for field in ["/function/arguments", "/custom/input"] {
+                if lookup(c, field).is_some_and(Value::is_string) {
+                    out.push(format!("{at}/tool_calls/{k}{field}"));
+                }
             }
         }
     }
@@ -295,6 +385,11 @@ fn message_surfaces(m: &Value, at: &str, out: &mut Vec<String>) {
     // Audio replies carry their words as a transcript.
     if lookup(m, "/audio/transcript").is_some_and(Value::is_string) {
         out.push(format!("{at}/audio/transcript"));
+    }
+    // Web search models cite their sources: each citation's title and URL.
+    if let Some(notes) = m.get("annotations") {
+        let mut here = format!("{at}/annotations");
+        text_leaves(notes, &mut here, 0, &mut |p| out.push(p.to_string()));
     }
 }
 
@@ -387,7 +482,8 @@ mod tests {
                     {"type": "image_url", "image_url": {"url": "data:..."}}
                 ]},
                 {"role": "assistant", "content": null, "tool_calls": [
-                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"id\":\"A123456(3)\"}"}}
+                    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{\"id\":\"A123456(3)\"}"}},
+                    {"id": "c2", "type": "custom", "custom": {"name": "sql", "input": "SELECT 1"}}
                 ]},
                 {"role": "tool", "tool_call_id": "c1", "content": "result"},
                 {"role": "assistant", "function_call": {"name": "g", "arguments": "{}"}}
@@ -399,6 +495,7 @@ mod tests {
                 "/messages/0/content",
                 "/messages/1/content/0/text",
                 "/messages/2/tool_calls/0/function/arguments",
+                "/messages/2/tool_calls/1/custom/input",
                 "/messages/3/content",
                 "/messages/4/function_call/arguments",
             ]
@@ -548,6 +645,105 @@ mod tests {
     }
 
     #[test]
+    fn builtin_tool_items_are_text_but_not_their_ids_or_payloads() {
+        let reply = json!({"output": [
+            {"type": "code_interpreter_call", "id": "ci", "status": "completed",
+             "container_id": "cntr", "code": "print(1)",
+             "outputs": [{"type": "logs", "logs": "1"}, {"type": "image", "url": "https://x/y.png"}]},
+            {"type": "web_search_call", "id": "ws", "status": "completed",
+             "action": {"type": "search", "query": "q", "sources": [{"type": "url", "url": "u"}]}},
+            {"type": "file_search_call", "id": "fs", "queries": ["a", "b"],
+             "results": [{"file_id": "f", "filename": "n.pdf", "score": 0.5, "text": "t",
+                          "attributes": {"dept": "hr"}}]},
+            {"type": "mcp_call", "id": "m", "server_label": "crm", "name": "lookup",
+             "arguments": "{}", "output": "o", "error": null, "approval_request_id": null},
+            {"type": "mcp_list_tools", "id": "l", "server_label": "crm", "tools": [
+                {"name": "lookup", "description": "d", "input_schema": {"type": "object"}}]},
+            {"type": "image_generation_call", "id": "ig", "result": "iVBORw0K", "revised_prompt": "p"},
+            {"type": "local_shell_call", "id": "sh", "call_id": "c",
+             "action": {"type": "exec", "command": ["ls", "-l"], "env": {"K": "v"}}},
+            {"type": "message", "id": "msg", "role": "assistant", "content": [
+                {"type": "output_text", "text": "", "logprobs": [{"token": "x", "bytes": [1]}],
+                 "annotations": [{"type": "url_citation", "url": "u", "title": "t"}]}]},
+            {"type": "reasoning", "id": "r", "encrypted_content": "gAAAA", "summary": []},
+            {"type": "computer_call_output", "call_id": "c",
+             "output": {"type": "input_image", "image_url": "data:image/png;base64,iVBOR"}},
+            {"type": "message", "role": "user", "content": [
+                {"type": "input_file", "filename": "a.txt", "file_data": "data:text/plain;base64,aGk="}]}
+        ]});
+        assert_eq!(
+            response_surfaces(Endpoint::Responses, &reply),
+            vec![
+                "/output/0/code",
+                "/output/0/outputs/0/logs",
+                "/output/0/outputs/1/url",
+                "/output/1/action/query",
+                "/output/1/action/sources/0/url",
+                "/output/2/queries/0",
+                "/output/2/queries/1",
+                "/output/2/results/0/attributes/dept",
+                "/output/2/results/0/filename",
+                "/output/2/results/0/text",
+                "/output/3/arguments",
+                "/output/3/output",
+                "/output/4/tools/0/description",
+                "/output/5/revised_prompt",
+                "/output/6/action/command/0",
+                "/output/6/action/command/1",
+                "/output/6/action/env/K",
+                "/output/7/content/0/annotations/0/title",
+                "/output/7/content/0/annotations/0/url",
+                "/output/10/content/0/filename",
+            ]
+        );
+        for (p, streamed) in [
+            ("/code", true),
+            ("/arguments", true),
+            ("/input", true),
+            ("/content/0/text", true),
+            ("/content/3/refusal", true),
+            ("/summary/1/text", true),
+            ("/content", false),
+            ("/content/01/text", false),
+            ("/content/0/annotations/0/title", false),
+            ("/outputs/0/logs", false),
+            ("/action/query", false),
+            ("/code/x", false),
+            ("", false),
+        ] {
+            assert_eq!(streamed_in_item(p), streamed, "{p}");
+        }
+    }
+
+    proptest! {
+        /// Every pointer `text_leaves` gives names a non-empty string in the value.
+        #[test]
+        fn text_leaves_point_at_strings(v in json_value()) {
+            let mut at = String::new();
+            text_leaves(&v, &mut at, 0, &mut |p| {
+                assert!(lookup(&v, p).and_then(Value::as_str).is_some_and(|s| !s.is_empty()), "{p} in {v}");
+            });
+            assert!(at.is_empty());
+        }
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<i32>().prop_map(Value::from),
+            "[a-z~/]{0,4}".prop_map(Value::from),
+            Just(Value::from("data:x;base64,AA")),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("(id|type|text|~|a/b|logprobs|name|x)", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[test]
     fn prompts_inputs_and_replies() {
         let c = json!({"prompt": ["a", [1, 2], "b"], "suffix": "s"});
         assert_eq!(
@@ -557,7 +753,8 @@ mod tests {
         let e = json!({"input": "x"});
         assert_eq!(request_surfaces(Endpoint::Embeddings, &e), vec!["/input"]);
         let r = json!({"choices": [
-            {"message": {"role": "assistant", "content": "hi", "refusal": null}},
+            {"message": {"role": "assistant", "content": "hi", "refusal": null, "annotations": [
+                {"type": "url_citation", "url_citation": {"url": "u", "title": "t", "end_index": 1}}]}},
             {"message": {"role": "assistant", "content": null, "refusal": "no"}},
             {"message": {"role": "assistant", "content": "4", "reasoning_content": "2+2"}},
             {"message": {"role": "assistant", "content": null, "audio": {"id": "a", "data": "UklG", "transcript": "hi"}}}
@@ -566,6 +763,8 @@ mod tests {
             response_surfaces(Endpoint::ChatCompletions, &r),
             vec![
                 "/choices/0/message/content",
+                "/choices/0/message/annotations/0/url_citation/title",
+                "/choices/0/message/annotations/0/url_citation/url",
                 "/choices/1/message/refusal",
                 "/choices/2/message/content",
                 "/choices/2/message/reasoning_content",

@@ -141,10 +141,12 @@ async fn mock_chat(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
     .into_response()
 }
 
-/// A streamed reply of reasoning, two tool calls, a refusal and an audio transcript, one
-/// character per event. The reasoning, the refusal, the transcript and the first call's
-/// arguments carry `last` (so tokens round-trip); the second call's arguments carry a secret
-/// when the model is `tools-leaky`. The two calls interleave, as parallel tool calls may.
+/// A streamed reply of reasoning, two tool calls, a refusal, an audio transcript, a custom tool's
+/// input and content as parts, one character per event. The reasoning, the refusal, the
+/// transcript, the first call's arguments, the custom input and the content carry `last` (so
+/// tokens round-trip); the second call's arguments carry a secret when the model is
+/// `tools-leaky`, and so does a citation's title. The two calls interleave, as parallel tool
+/// calls may.
 fn tool_call_stream(model: &str, last: &str) -> Response {
     let chunk = |delta: Value, finish: Value| {
         format!(
@@ -187,6 +189,31 @@ fn tool_call_stream(model: &str, last: &str) -> Response {
     for c in format!("Said {last}").chars() {
         events.push(chunk(
             json!({"audio": {"transcript": c.to_string()}}),
+            Value::Null,
+        ));
+    }
+    events.push(chunk(
+        json!({"tool_calls": [{"index": 2, "id": "call_c", "type": "custom",
+                               "custom": {"name": "mail", "input": ""}}]}),
+        Value::Null,
+    ));
+    for c in format!("mail {last}").chars() {
+        events.push(chunk(
+            json!({"tool_calls": [{"index": 2, "custom": {"input": c.to_string()}}]}),
+            Value::Null,
+        ));
+    }
+    for c in format!("See {last}").chars() {
+        events.push(chunk(
+            json!({"content": [{"type": "text", "text": c.to_string()}]}),
+            Value::Null,
+        ));
+    }
+    if model == "tools-leaky" {
+        events.push(chunk(
+            json!({"annotations": [{"type": "url_citation", "url_citation": {
+                "url": "https://example.com/a", "start_index": 0, "end_index": 3,
+                "title": "Leak ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq"}}]}),
             Value::Null,
         ));
     }
@@ -338,6 +365,9 @@ fn responses_reply(body: &Value) -> Response {
             .unwrap_or_default(),
         _ => String::new(),
     };
+    if body["model"] == "tools" {
+        return builtin_tools_reply(body, &last);
+    }
     let mut text = format!("You said: {last}");
     if body["model"] == "leaky" {
         text.push_str(" and ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq");
@@ -367,7 +397,7 @@ fn responses_reply(body: &Value) -> Response {
             r#"{"type": "response.output_text.done", "output_index": 0, "content_index": 0, "text": 5}"#,
             r#"{"type": "response.content_part.done", "output_index": 0, "part": [1, 2]}"#,
             r#"{"type": "response.output_item.done", "output_index": 0, "item": "x"}"#,
-            r#"{"type": "response.output_item.added", "item": {"content": "HK_ID_1"}}"#,
+            r#"{"type": "response.output_item.added", "item": {"content": "odd"}}"#,
             r#"{"type": "response.completed", "response": {"output": [{"content": [7, {"text": 1}]}, 3]}}"#,
         ];
         let lines: Vec<String> = odd.iter().map(|d| format!("data: {d}\n\n")).collect();
@@ -437,6 +467,92 @@ fn responses_reply(body: &Value) -> Response {
     Response::builder()
         .header("content-type", "text/event-stream")
         .body(Body::from_stream(stream))
+        .unwrap()
+}
+
+/// What the built-in tools put in a reply: a code interpreter's code and logs, a web search's
+/// query and sources, an MCP call's output, a generated image, a citation; streamed, the events
+/// they come in, and one of a type no relay knows yet. A GitHub token sits in the code, the logs,
+/// the MCP output, the citation's title and the unknown event; the search query repeats the
+/// request (its pseudonyms).
+fn builtin_tools_reply(body: &Value, last: &str) -> Response {
+    const TOKEN: &str = "ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq";
+    let code = format!("token = '{TOKEN}'\nprint(len(token))");
+    let interpreter = json!({"type": "code_interpreter_call", "id": "ci_1", "status": "completed",
+        "container_id": "cntr_1", "code": code,
+        "outputs": [{"type": "logs", "logs": format!("40 {TOKEN}")}]});
+    let search = json!({"type": "web_search_call", "id": "ws_1", "status": "completed",
+        "action": {"type": "search", "query": last,
+                   "sources": [{"type": "url", "url": "https://example.com/a"}]}});
+    let mcp = json!({"type": "mcp_call", "id": "mcp_1", "server_label": "crm", "name": "lookup",
+        "arguments": "{}", "output": format!("key {TOKEN}"), "error": null});
+    let image = json!({"type": "image_generation_call", "id": "ig_1", "status": "completed",
+        "result": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+        "revised_prompt": "a cat"});
+    let message = json!({"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+        "content": [{"type": "output_text", "text": "Done.", "annotations": [
+            {"type": "url_citation", "start_index": 0, "end_index": 4,
+             "url": "https://example.com/a", "title": format!("Leak {TOKEN}")}]}]});
+    let output = json!([interpreter, search, mcp, image, message]);
+    let response = |output: Value, status: &str| {
+        json!({"id": "resp_t", "object": "response", "created_at": 1, "model": "tools",
+               "status": status, "output": output})
+    };
+    if body["stream"] != json!(true) {
+        return Json(response(output, "completed")).into_response();
+    }
+    let mut events = vec![
+        json!({"type": "response.created", "response": response(json!([]), "in_progress")}),
+        json!({"type": "response.output_item.added", "output_index": 0, "item":
+            {"type": "code_interpreter_call", "id": "ci_1", "status": "in_progress",
+             "container_id": "cntr_1", "code": "", "outputs": null}}),
+    ];
+    for c in code.chars() {
+        events.push(
+            json!({"type": "response.code_interpreter_call_code.delta", "output_index": 0,
+            "item_id": "ci_1", "delta": c.to_string()}),
+        );
+    }
+    events.push(
+        json!({"type": "response.code_interpreter_call_code.done", "output_index": 0,
+        "item_id": "ci_1", "code": code}),
+    );
+    events.push(
+        json!({"type": "response.code_interpreter_call.completed", "output_index": 0,
+        "item_id": "ci_1"}),
+    );
+    events
+        .push(json!({"type": "response.output_item.done", "output_index": 0, "item": interpreter}));
+    // The query already in the announcement (OpenAI's is empty): checked, not emptied.
+    events.push(json!({"type": "response.output_item.added", "output_index": 1, "item": search}));
+    events.push(
+        json!({"type": "response.web_search_call.completed", "output_index": 1,
+        "item_id": "ws_1"}),
+    );
+    events.push(json!({"type": "response.output_item.done", "output_index": 1, "item": search}));
+    events.push(json!({"type": "response.output_item.done", "output_index": 2, "item": mcp}));
+    events.push(
+        json!({"type": "response.future_tool.result", "output_index": 3,
+        "item_id": "ft_1", "text": format!("found {TOKEN}")}),
+    );
+    events.push(json!({"type": "response.output_item.done", "output_index": 3, "item": image}));
+    events.push(
+        json!({"type": "response.output_text.annotation.added", "output_index": 4,
+        "item_id": "msg_1", "content_index": 0, "annotation_index": 0,
+        "annotation": message["content"][0]["annotations"][0]}),
+    );
+    events.push(json!({"type": "response.output_item.done", "output_index": 4, "item": message}));
+    events.push(json!({"type": "response.completed", "response": response(output, "completed")}));
+    let lines = events.into_iter().enumerate().map(|(i, mut v)| {
+        v["sequence_number"] = json!(i);
+        Ok::<_, std::io::Error>(format!(
+            "event: {}\ndata: {v}\n\n",
+            v["type"].as_str().unwrap()
+        ))
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(futures_util::stream::iter(lines)))
         .unwrap()
 }
 
@@ -789,8 +905,9 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     .await;
     assert_eq!(resp.status(), 200);
     let (events, done) = sse_events(&resp.text().await.unwrap());
-    let (mut args, mut refusal) = (vec![String::new(), String::new()], String::new());
-    let (mut reasoning, mut transcript) = (String::new(), String::new());
+    let (mut args, mut refusal) = (vec![String::new(); 3], String::new());
+    let (mut reasoning, mut transcript, mut content) =
+        (String::new(), String::new(), String::new());
     let mut finished = false;
     for v in &events {
         let choice = &v["choices"][0];
@@ -806,7 +923,24 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
             for c in calls {
                 let at = c["index"].as_u64().unwrap() as usize;
                 args[at].push_str(c["function"]["arguments"].as_str().unwrap_or(""));
+                args[at].push_str(c["custom"]["input"].as_str().unwrap_or(""));
+                assert_eq!(
+                    c["custom"]["name"],
+                    if c.get("id").is_some() && at == 2 {
+                        json!("mail")
+                    } else {
+                        Value::Null
+                    }
+                );
             }
+        }
+        // Parts, and the held tail as a string.
+        match &delta["content"] {
+            Value::Array(parts) => parts
+                .iter()
+                .for_each(|p| content.push_str(p["text"].as_str().unwrap())),
+            Value::String(t) => content.push_str(t),
+            _ => {}
         }
         refusal.push_str(delta["refusal"].as_str().unwrap_or(""));
         reasoning.push_str(delta["reasoning_content"].as_str().unwrap_or(""));
@@ -820,6 +954,12 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     assert_eq!(refusal, format!("I will not repeat {prompt}"));
     assert_eq!(reasoning, format!("Thinking about {prompt}"));
     assert_eq!(transcript, format!("Said {prompt}"));
+    assert_eq!(args[2], format!("mail {prompt}"), "a custom tool's input");
+    assert_eq!(
+        content,
+        format!("See {prompt}"),
+        "content streamed as parts"
+    );
     // The upstream saw tokens only.
     let seen = s.mock.seen.lock().unwrap()[0].to_string();
     assert!(
@@ -837,7 +977,11 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
     let text = resp.text().await.unwrap();
     assert!(!text.contains("ghp_"), "{text}");
     let mut second = String::new();
+    let mut titles = Vec::new();
     for v in sse_events(&text).0 {
+        if let Some(a) = v["choices"][0]["delta"]["annotations"].as_array() {
+            titles.push(a[0]["url_citation"]["title"].clone());
+        }
         for c in v["choices"][0]["delta"]["tool_calls"]
             .as_array()
             .into_iter()
@@ -849,15 +993,136 @@ async fn streamed_tool_calls_and_refusals_are_restored_and_checked() {
         }
     }
     assert_eq!(second, r#"{"token":"<SECRET_GITHUB_TOKEN>"}"#);
+    assert_eq!(
+        titles,
+        [json!("Leak <SECRET_GITHUB_TOKEN>")],
+        "a citation, whole"
+    );
     let ex = exchanges(&s.ledger).await;
     assert_eq!(ex.len(), 2);
-    assert_eq!(ex[0]["response"]["findings"]["hk_phone"], 4, "{}", ex[0]);
+    assert_eq!(ex[0]["response"]["findings"]["hk_phone"], 6, "{}", ex[0]);
     assert_eq!(ex[1]["decision"], "transform", "{}", ex[1]);
     assert_eq!(
-        ex[1]["response"]["findings"]["secret.github_token"], 1,
+        ex[1]["response"]["findings"]["secret.github_token"], 2,
         "{}",
         ex[1]
     );
+}
+
+/// The built-in tools' texts (code and logs, search queries, MCP output, citations, an event
+/// type the relay does not know) are restored and checked like the model's own words, whole and
+/// streamed; identifiers and a generated image pass as they came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builtin_tool_output_is_checked_whole_and_streamed() {
+    let s = setup("", true).await;
+    let prompt = format!("Call {PHONE}");
+    let url = format!("{}/v1/responses", s.base);
+    let want_code = "token = '<SECRET_GITHUB_TOKEN>'\nprint(len(token))";
+    // Every copy of an item, whole or in a stream's summaries, reads the same.
+    let check_item = |i: usize, item: &Value| match i {
+        0 => {
+            assert_eq!(item["code"], want_code, "{item}");
+            assert_eq!(item["outputs"][0]["logs"], "40 <SECRET_GITHUB_TOKEN>");
+            assert_eq!(item["container_id"], "cntr_1");
+        }
+        1 => {
+            assert_eq!(item["action"]["query"], prompt, "restored: {item}");
+            assert_eq!(item["action"]["sources"][0]["url"], "https://example.com/a");
+        }
+        2 => {
+            assert_eq!(item["output"], "key <SECRET_GITHUB_TOKEN>");
+            assert_eq!(
+                (&item["name"], &item["server_label"]),
+                (&json!("lookup"), &json!("crm"))
+            );
+        }
+        3 => assert!(item["result"].as_str().unwrap().starts_with("iVBORw0KGgo")),
+        _ => {
+            let a = &item["content"][0]["annotations"][0];
+            assert_eq!(a["title"], "Leak <SECRET_GITHUB_TOKEN>");
+        }
+    };
+    let body: Value = client()
+        .post(&url)
+        .json(&json!({"model": "tools", "input": prompt}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = body.to_string();
+    assert!(!text.contains("ghp_") && !text.contains("HK_"), "{text}");
+    for (i, item) in body["output"].as_array().unwrap().iter().enumerate() {
+        check_item(i, item);
+    }
+
+    let text = client()
+        .post(&url)
+        .json(&json!({"model": "tools", "stream": true, "input": prompt}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("ghp_"), "{text}");
+    let (events, _) = sse_events(&text);
+    let mut code = String::new();
+    let mut summaries = 0;
+    for v in &events {
+        match v["type"].as_str().unwrap() {
+            "response.code_interpreter_call_code.delta" => {
+                code.push_str(v["delta"].as_str().unwrap())
+            }
+            "response.code_interpreter_call_code.done" => assert_eq!(v["code"], want_code),
+            "response.output_item.done" => {
+                check_item(v["output_index"].as_u64().unwrap() as usize, &v["item"]);
+                summaries += 1;
+            }
+            "response.output_item.added" if v["output_index"] == 1 => {
+                assert_eq!(v["item"]["action"]["query"], prompt)
+            }
+            "response.future_tool.result" => {
+                assert_eq!(v["text"], "found <SECRET_GITHUB_TOKEN>");
+                assert_eq!(v["item_id"], "ft_1");
+            }
+            "response.output_text.annotation.added" => {
+                assert_eq!(v["annotation"]["title"], "Leak <SECRET_GITHUB_TOKEN>")
+            }
+            "response.completed" => {
+                for (i, item) in v["response"]["output"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                {
+                    check_item(i, item);
+                }
+                summaries += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        code, want_code,
+        "the code's deltas add up to the checked code"
+    );
+    assert_eq!(summaries, 6);
+    assert_eq!(events.last().unwrap()["type"], "response.completed");
+    let seen = s.mock.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().all(|b| !b.to_string().contains("9123")),
+        "{seen:?}"
+    );
+    // Each token counted once per exchange, however many copies the stream repeated it in:
+    // the code, the logs, the MCP output and the citation.
+    let ex = exchanges(&s.ledger).await;
+    // The stream's unknown event carries a fifth.
+    assert_eq!(ex.len(), 2);
+    for (r, n) in ex.iter().zip([4, 5]) {
+        assert_eq!(r["response"]["findings"]["secret.github_token"], n, "{r}");
+    }
 }
 
 /// The Responses API, whole and streamed: instructions and input items are pseudonymised on

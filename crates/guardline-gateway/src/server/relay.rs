@@ -12,7 +12,7 @@
 
 use super::{label, Gateway, Record};
 use crate::stream::StreamGuard;
-use crate::surfaces::Endpoint;
+use crate::surfaces::{lookup, lookup_mut, text_leaves, Endpoint};
 use crate::upstream::Reply;
 use axum::body::{Body, Bytes};
 use axum::http::HeaderValue;
@@ -58,6 +58,7 @@ pub(super) fn stream_reply(
         deadline,
         guards: BTreeMap::new(),
         pieces: BTreeMap::new(),
+        whole: BTreeMap::new(),
         terminal: false,
         template: None,
         out: VecDeque::new(),
@@ -92,6 +93,10 @@ struct Relay {
     guards: BTreeMap<(u64, Part), StreamGuard>,
     /// Responses API: each streamed text as released so far (its whole copies are replaced by it).
     pieces: BTreeMap<(u64, Part), responses::Piece>,
+    /// Texts that arrive whole, never as deltas (a tool's output, a citation, a field the relay
+    /// does not know), by choice or output item and pointer: the upstream's copy and what went
+    /// out, so that a copy repeated in later events goes out the same and is counted once.
+    whole: BTreeMap<(u64, String), (String, String)>,
     /// Responses API: a terminal event (`response.completed`, …) went out; the stream may end.
     terminal: bool,
     /// The first chunk, the shape for the chunks the relay writes itself (held-back text).
@@ -129,6 +134,8 @@ enum Part {
     FunctionCall,
     /// `delta.tool_calls[…].function.arguments`, by the tool call's `index`.
     ToolCall(u64),
+    /// `delta.tool_calls[…].custom.input` (a custom tool's free-form input), by `index`.
+    CustomTool(u64),
     /// Responses API, per output item: an `output_text` part, a `refusal` part, a function,
     /// custom tool or MCP call's arguments, a reasoning summary part, a reasoning text part.
     OutputText(u64),
@@ -153,6 +160,15 @@ fn streamed_texts(endpoint: Endpoint, choice: &mut Value) -> Vec<(Part, &mut Str
     for (key, value) in delta.iter_mut() {
         match (key.as_str(), value) {
             ("content", Value::String(t)) => out.push((Part::Content, t)),
+            // Content as parts (`[{"type": "text", "text": …}]`), as some upstreams stream it:
+            // the parts continue one another, so they share the content's guard.
+            ("content", Value::Array(parts)) => {
+                for p in parts.iter_mut() {
+                    if let Some(Value::String(t)) = p.get_mut("text") {
+                        out.push((Part::Content, t));
+                    }
+                }
+            }
             ("refusal", Value::String(t)) => out.push((Part::Refusal, t)),
             ("reasoning_content", Value::String(t)) => out.push((Part::ReasoningContent, t)),
             ("reasoning", Value::String(t)) => out.push((Part::Reasoning, t)),
@@ -173,11 +189,15 @@ fn streamed_texts(endpoint: Endpoint, choice: &mut Value) -> Vec<(Part, &mut Str
                         .get("index")
                         .and_then(Value::as_u64)
                         .unwrap_or(k as u64);
-                    if let Some(Value::String(t)) = call
-                        .get_mut("function")
-                        .and_then(|f| f.get_mut("arguments"))
+                    let (field, inner, part) = if call.contains_key("custom") {
+                        ("custom", "input", Part::CustomTool(at))
+                    } else {
+                        ("function", "arguments", Part::ToolCall(at))
+                    };
+                    if let Some(Value::String(t)) =
+                        call.get_mut(field).and_then(|f| f.get_mut(inner))
                     {
-                        out.push((Part::ToolCall(at), t));
+                        out.push((part, t));
                     }
                 }
             }
@@ -185,6 +205,43 @@ fn streamed_texts(endpoint: Endpoint, choice: &mut Value) -> Vec<(Part, &mut Str
         }
     }
     out
+}
+
+/// Whether [`streamed_texts`] guards the text at `pointer` (relative to a chat chunk's `delta`).
+/// Every other text in a delta (a citation's title, a provider's reasoning details) is checked
+/// whole, event by event.
+fn streamed_in_delta(pointer: &str) -> bool {
+    let mut tokens = pointer.strip_prefix('/').unwrap_or(pointer).split('/');
+    matches!(
+        (
+            tokens.next(),
+            tokens.next(),
+            tokens.next(),
+            tokens.next(),
+            tokens.next()
+        ),
+        (
+            Some("content" | "refusal" | "reasoning_content" | "reasoning"),
+            None,
+            ..
+        ) | (Some("content"), Some(_), Some("text"), None, _)
+            | (Some("function_call"), Some("arguments"), None, ..)
+            | (Some("audio"), Some("transcript"), None, ..)
+            | (
+                Some("tool_calls"),
+                Some(_),
+                Some("function"),
+                Some("arguments"),
+                None
+            )
+            | (
+                Some("tool_calls"),
+                Some(_),
+                Some("custom"),
+                Some("input"),
+                None
+            )
+    )
 }
 
 /// A choice that carries only `tail`, released late for `part` of choice `idx`.
@@ -201,6 +258,9 @@ fn tail_choice(endpoint: Endpoint, idx: u64, part: Part, tail: String) -> Value 
         Part::AudioTranscript => json!({"audio": {"transcript": tail}}),
         Part::ToolCall(at) => {
             json!({"tool_calls": [{"index": at, "function": {"arguments": tail}}]})
+        }
+        Part::CustomTool(at) => {
+            json!({"tool_calls": [{"index": at, "custom": {"input": tail}}]})
         }
         // Responses API parts never reach a chat chunk.
         _ => json!({"content": tail}),
@@ -284,6 +344,17 @@ impl Relay {
                     blocked |= r.blocked;
                     *text = r.text;
                 }
+                if endpoint == Endpoint::ChatCompletions && !blocked {
+                    if let Some(delta) = c.get_mut("delta") {
+                        let mut others = Vec::new();
+                        text_leaves(delta, &mut String::new(), 0, &mut |p| {
+                            if !streamed_in_delta(p) {
+                                others.push(p.to_string());
+                            }
+                        });
+                        blocked |= !self.check_whole(idx, "", delta, others);
+                    }
+                }
                 if c.get("finish_reason").is_some_and(|f| !f.is_null()) {
                     finishing.push(idx);
                 }
@@ -308,6 +379,57 @@ impl Relay {
         }
         self.out.push_back(line(&chunk));
         None
+    }
+
+    /// Restores and checks, whole, the texts at `pointers` in `v` (part of choice or output item
+    /// `at`, at `prefix` in it), and writes back what may go out. A text already checked at the
+    /// same place, as the same upstream copy, goes out as it did then and is not counted again.
+    /// `false` when the policy blocked.
+    fn check_whole(&mut self, at: u64, prefix: &str, v: &mut Value, pointers: Vec<String>) -> bool {
+        let mut fresh = Vec::new();
+        let mut raws = Vec::new();
+        for p in pointers {
+            let Some(Value::String(raw)) = lookup_mut(v, &p) else {
+                continue;
+            };
+            match self.whole.get(&(at, format!("{prefix}{p}"))) {
+                Some((seen, out)) if seen == raw => *raw = out.clone(),
+                _ => {
+                    raws.push(raw.clone());
+                    fresh.push(p);
+                }
+            }
+        }
+        if fresh.is_empty() {
+            return true;
+        }
+        let checked = self
+            .gw
+            .guard
+            .response_at(&self.policy, v, fresh.clone(), &mut self.vault);
+        if let Some(record) = self.record.as_mut() {
+            for f in &checked.findings {
+                *record
+                    .response_counts
+                    .entry(f.kind.to_string())
+                    .or_default() += 1;
+                if let Some(r) = &f.rule {
+                    record.response_rules.push(r.clone());
+                }
+            }
+            record.decision = record.decision.max(checked.verdict.decision);
+        }
+        if checked.verdict.decision == Decision::Block {
+            return false;
+        }
+        for (p, raw) in fresh.into_iter().zip(raws) {
+            let out = lookup(v, &p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            self.whole.insert((at, format!("{prefix}{p}")), (raw, out));
+        }
+        true
     }
 
     /// Releases what every guard still holds, as chunks of their own, with the disclosure after

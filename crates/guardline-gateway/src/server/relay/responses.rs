@@ -8,11 +8,16 @@
 //! only whole (no deltas) is checked whole. The stream ends at a terminal event
 //! (`response.completed`, `response.incomplete`, `response.failed`), with no `[DONE]`.
 //!
-//! Events of the built-in tools (web and file search results, image generation, code
-//! interpreter output) carry no text of the model's own and pass unchanged.
+//! Texts that arrive only whole (what the built-in tools found or printed, an MCP call's output,
+//! a citation's title) are checked whole wherever they appear: in `response.output_item.added`
+//! and `….done`, `response.output_text.annotation.added`, the final response. An event of a type
+//! the relay does not know has each of its texts checked whole, so a new event type cannot carry
+//! text past the guard. Only encoded payloads (a generated image, audio) are not text (see
+//! [`crate::surfaces::text_leaves`]).
 
 use super::{End, Part, Relay};
 use crate::stream::StreamGuard;
+use crate::surfaces::{streamed_in_item, text_leaves};
 use axum::body::Bytes;
 use guardline_policy::Decision;
 use serde_json::Value;
@@ -70,6 +75,11 @@ const STREAMED: &[Streamed] = &[
         done: "response.reasoning_text.done",
         field: "text",
     },
+    Streamed {
+        delta: "response.code_interpreter_call_code.delta",
+        done: "response.code_interpreter_call_code.done",
+        field: "code",
+    },
 ];
 
 /// Which text of output item `output_index` an event is about.
@@ -92,15 +102,31 @@ fn part_of(kind: &str, event: &Value) -> Part {
     }
 }
 
-/// Empties every text of an output item (see `response.output_item.added`).
-fn empty_texts(item: &mut Value) {
+/// Empties every text of an output item that is streamed as deltas (see
+/// `response.output_item.added`).
+fn empty_streamed(item: &mut Value) {
     let mut at = Vec::new();
     crate::surfaces::item_surfaces(item, "", &mut at);
-    for p in at {
-        if let Some(Value::String(t)) = crate::surfaces::lookup_mut(item, &p) {
+    for p in at.iter().filter(|p| streamed_in_item(p)) {
+        if let Some(Value::String(t)) = crate::surfaces::lookup_mut(item, p) {
             t.clear();
         }
     }
+}
+
+/// Pointers (relative to `v`, which is at `prefix` in an output item) of the texts in it that
+/// are not streamed as deltas.
+fn unstreamed(v: &Value, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut whole = prefix.to_string();
+    text_leaves(v, &mut String::new(), 0, &mut |p| {
+        whole.truncate(prefix.len());
+        whole.push_str(p);
+        if !streamed_in_item(&whole) {
+            out.push(p.to_string());
+        }
+    });
+    out
 }
 
 /// An SSE event as OpenAI writes it: its type as the event name, then the data.
@@ -156,28 +182,66 @@ impl Relay {
                         .and_then(Value::as_str)
                         == Some("reasoning_text");
                     match event.get_mut("part") {
-                        Some(part) => self.settle_part(output, j, reasoning, part),
+                        Some(part) => {
+                            self.settle_part(output, j, reasoning, part)
+                                && self.check_others(output, &format!("/content/{j}"), part)
+                        }
                         None => true,
                     }
                 }
+                "response.reasoning_summary_part.done" => {
+                    let j = event
+                        .get("summary_index")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    match event.get_mut("part") {
+                        Some(part) => self.settle_field((output, Part::Summary(j)), part, "text"),
+                        None => true,
+                    }
+                }
+                "response.output_text.annotation.added" => {
+                    let at = |f: &str| event.get(f).and_then(Value::as_u64).unwrap_or(0);
+                    let prefix = format!(
+                        "/content/{}/annotations/{}",
+                        at("content_index"),
+                        at("annotation_index")
+                    );
+                    match event.get_mut("annotation") {
+                        Some(a) => self.check_others(output, &prefix, a),
+                        None => true,
+                    }
+                }
+                // Base64 audio, not text.
+                "response.audio.delta" => true,
                 // Announcements: their texts are empty in OpenAI's streams, and the real text
                 // follows in deltas and `….done` events, where it is checked. A text here would
                 // go out unchecked, so it is emptied.
-                "response.output_item.added" => {
-                    if let Some(item) = event.get_mut("item") {
-                        empty_texts(item);
+                // Texts that never come as deltas are checked whole here.
+                "response.output_item.added" => match event.get_mut("item") {
+                    Some(item) => {
+                        empty_streamed(item);
+                        self.check_others(output, "", item)
                     }
-                    true
-                }
-                "response.content_part.added" => {
-                    if let Some(part) = event.get_mut("part") {
-                        for field in ["text", "refusal"] {
-                            if let Some(Value::String(t)) = part.get_mut(field) {
-                                t.clear();
+                    None => true,
+                },
+                "response.content_part.added" | "response.reasoning_summary_part.added" => {
+                    let j = event
+                        .get("content_index")
+                        .or_else(|| event.get("summary_index"))
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0);
+                    match event.get_mut("part") {
+                        Some(part) => {
+                            for field in ["text", "refusal"] {
+                                if let Some(Value::String(t)) = part.get_mut(field) {
+                                    t.clear();
+                                }
                             }
+                            kind == "response.reasoning_summary_part.added"
+                                || self.check_others(output, &format!("/content/{j}"), part)
                         }
+                        None => true,
                     }
-                    true
                 }
                 "response.created" | "response.in_progress" | "response.queued" => {
                     // The response object echoes `text.format`: a replayed stored response says
@@ -188,12 +252,15 @@ impl Relay {
                     {
                         self.disclosure = None;
                     }
-                    if let Some(Value::Array(items)) =
-                        crate::surfaces::lookup_mut(&mut event, "/response/output")
-                    {
-                        items.iter_mut().for_each(empty_texts);
+                    match crate::surfaces::lookup_mut(&mut event, "/response/output") {
+                        Some(Value::Array(items)) => {
+                            items.iter_mut().enumerate().all(|(i, item)| {
+                                empty_streamed(item);
+                                self.check_others(i as u64, "", item)
+                            })
+                        }
+                        _ => true,
                     }
-                    true
                 }
                 "response.output_item.done" => match event.get_mut("item") {
                     Some(item) => self.settle_item(output, item),
@@ -209,7 +276,13 @@ impl Relay {
                     // Whatever a guard still holds goes out before the summary.
                     !self.settle_open(true) && self.settle_response(&mut event)
                 }
-                _ => true,
+                // Whatever else comes (a tool's progress, an error, an event type newer than
+                // this relay): each of its texts is checked whole.
+                _ => {
+                    let others = unstreamed(&event, "#");
+                    let prefix = format!("#{kind}");
+                    self.check_whole(output, &prefix, &mut event, others)
+                }
             }
         };
         if !ok {
@@ -361,7 +434,7 @@ impl Relay {
                 }
             }
         }
-        for field in ["arguments", "input"] {
+        for field in ["arguments", "input", "code"] {
             if !self.settle_field((output, Part::Arguments), item, field) {
                 return false;
             }
@@ -373,7 +446,14 @@ impl Relay {
                 }
             }
         }
-        true
+        self.check_others(output, "", item)
+    }
+
+    /// Checks whole the texts of `v` (at `prefix` in output item `output`) that are not streamed
+    /// as deltas. `false` when the policy blocked.
+    fn check_others(&mut self, output: u64, prefix: &str, v: &mut Value) -> bool {
+        let others = unstreamed(v, prefix);
+        self.check_whole(output, prefix, v, others)
     }
 
     /// The final response object: every output item's texts replaced by what was released.
