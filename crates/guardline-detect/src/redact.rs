@@ -185,15 +185,40 @@ impl Vault {
                 _ => break t,
             }
         };
-        self.tokens.insert(token.clone(), raw.to_vec());
+        self.insert(kind, canon, &token, raw);
+        token
+    }
+
+    fn insert(&mut self, kind: &Kind, canon: Vec<u8>, token: &str, raw: &[u8]) {
+        self.tokens.insert(token.to_string(), raw.to_vec());
         self.min_len = if self.tokens.len() == 1 {
             token.len()
         } else {
             self.min_len.min(token.len())
         };
         self.max_len = self.max_len.max(token.len());
-        self.by_value.insert((kind.clone(), canon), token.clone());
-        token
+        self.by_value
+            .entry((kind.clone(), canon))
+            .or_insert_with(|| token.to_string());
+    }
+
+    /// Every token with its kind and value, for a store that keeps them between requests.
+    pub fn entries(&self) -> impl Iterator<Item = (&Kind, &str, &[u8])> {
+        self.by_value.iter().filter_map(|((kind, _), token)| {
+            self.tokens
+                .get(token)
+                .map(|raw| (kind, token.as_str(), raw.as_slice()))
+        })
+    }
+
+    /// Adds a token made for an earlier request (kept in a store, by this gateway or another
+    /// under the same key), so that it is restored too. A token the vault holds already keeps
+    /// its value.
+    pub fn learn(&mut self, kind: &Kind, token: &str, raw: &[u8]) {
+        if token.is_empty() || self.tokens.contains_key(token) {
+            return;
+        }
+        self.insert(kind, canonical_value(kind, raw), token, raw);
     }
 
     /// Replace every token of this vault in `text` by its original value. Text that merely
@@ -384,6 +409,32 @@ mod tests {
         assert!(out.contains(&format!("{}_", t[1])), "{out}");
         assert_eq!(v.max_token_len(), t.iter().map(String::len).max().unwrap());
         assert_eq!(Vault::new().restore(b"HK_ID_x"), b"HK_ID_x");
+    }
+
+    #[test]
+    fn a_vault_learns_what_another_made() {
+        let (v, t) = vault();
+        let mut later = Vault::new();
+        for (kind, token, raw) in v.entries() {
+            later.learn(kind, token, raw);
+        }
+        assert_eq!(later.len(), 3);
+        let text = format!("{} / {}", t[0], t[1]);
+        assert_eq!(later.restore_str(&text), "A123456(3) / +852 9123 4567");
+        assert_eq!(later.max_token_len(), v.max_token_len());
+        // The same value, written differently, keeps the learnt token.
+        let phone = Kind::new("hk_phone");
+        assert_eq!(
+            later.token_for(&phone, b"+852 9123-4567"),
+            Some(t[1].as_str())
+        );
+        let key = Key::from_bytes([3; 32]);
+        assert_eq!(later.token(&key, &phone, b"(852) 91234567"), t[1]);
+        // A token the vault holds keeps its value; an empty one is ignored.
+        later.learn(&phone, &t[1], b"+852 0000 0000");
+        later.learn(&phone, "", b"x");
+        assert_eq!(later.get(&t[1]), Some(&b"+852 9123 4567"[..]));
+        assert_eq!(later.len(), 3);
     }
 
     proptest! {

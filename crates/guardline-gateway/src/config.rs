@@ -32,7 +32,43 @@ pub struct Config {
     pub tenants: BTreeMap<String, TenantConfig>,
     #[serde(default)]
     pub ledger: LedgerConfig,
+    #[serde(default)]
+    pub vault: VaultConfig,
 }
+
+/// `[vault]`: whether the values behind pseudonyms are kept between requests, so that replies
+/// referring to earlier calls (`previous_response_id`, conversations, stored responses) come back
+/// restored (see [`crate::vault_store`]). Off by default: it keeps personal data at rest.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    #[serde(default)]
+    pub keep: bool,
+    /// Days a response's or conversation's tokens are kept after it was last written (OpenAI
+    /// keeps stored responses 30 days).
+    #[serde(default = "default_keep_days")]
+    pub keep_days: u32,
+    /// A Redis that several gateways share (`redis://[:password@]host[:port][/db]`) [default:
+    /// `vault.sqlite` in the data directory].
+    pub redis: Option<String>,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        VaultConfig {
+            keep: false,
+            keep_days: default_keep_days(),
+            redis: None,
+        }
+    }
+}
+
+fn default_keep_days() -> u32 {
+    30
+}
+
+/// Longest `[vault] keep_days`: ten years.
+const MAX_KEEP_DAYS: u32 = 3650;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -299,6 +335,17 @@ impl Config {
             crate::rate::RateLimiter::shared(url, one, one)
                 .map_err(|e| ConfigError::Invalid(format!("{origin}: [server] {e}")))?;
         }
+        if !(1..=MAX_KEEP_DAYS).contains(&c.vault.keep_days) {
+            return Err(ConfigError::Invalid(format!(
+                "{origin}: [vault] keep_days = {} must be between 1 and {MAX_KEEP_DAYS}",
+                c.vault.keep_days
+            )));
+        }
+        if let Some(url) = &c.vault.redis {
+            let key = guardline_detect::Key::from_bytes([0; 32]);
+            crate::vault_store::VaultStore::redis(url, &key, std::time::Duration::ZERO)
+                .map_err(|e| ConfigError::Invalid(format!("{origin}: {e}")))?;
+        }
         if c.ledger.heartbeat_secs > MAX_HEARTBEAT_SECS {
             return Err(ConfigError::Invalid(format!(
                 "{origin}: [ledger] heartbeat_secs = {} is over a day ({MAX_HEARTBEAT_SECS}); \
@@ -379,6 +426,18 @@ rate_limit_burst = 0        # default: the rate
 # Every 5 minutes the gateway records that it still runs; `guardline report` stops crediting a
 # gateway that has missed two heartbeats (killed, or cut off from its ledger). 0: no heartbeats.
 # heartbeat_secs = 300
+
+[vault]
+# Personal data is pseudonymised before it leaves, and a reply is restored from what its own
+# request carried. Calls that continue from history the upstream keeps (the Responses API's
+# previous_response_id and conversations, stored responses retrieved later) would get tokens
+# back for values sent in earlier calls. keep = true keeps each stored response's and
+# conversation's tokens, their values encrypted (AES-256-GCM), per tenant, so those come back
+# restored too; deleting the response or conversation through the gateway deletes them.
+# Off by default: it keeps personal data at rest, in vault.sqlite in the data directory.
+# keep = false
+# keep_days = 30              # after the response or conversation was last written
+# redis = "redis://127.0.0.1:6379/0"   # shared by several gateways (same pseudonym key)
 "#;
 
 #[cfg(test)]
@@ -398,6 +457,14 @@ mod tests {
         assert_eq!(off.ledger.heartbeat_secs, 0);
         let long = Config::from_toml("[ledger]\nheartbeat_secs = 86401", "long").unwrap_err();
         assert!(long.to_string().contains("heartbeat_secs"), "{long}");
+        assert_eq!(empty.vault, VaultConfig::default());
+        assert!(!empty.vault.keep);
+        let kept = Config::from_toml("[vault]\nkeep = true\nkeep_days = 7", "kept").unwrap();
+        assert!(kept.vault.keep && kept.vault.keep_days == 7);
+        for bad in ["[vault]\nkeep_days = 0", "[vault]\nredis = 'nonsense://'"] {
+            let e = Config::from_toml(bad, "v.toml").unwrap_err().to_string();
+            assert!(e.contains("v.toml") && e.contains("vault"), "{bad}: {e}");
+        }
         let full = Config::from_toml("[ledger]\nsync = 'full'", "full").unwrap();
         assert_eq!(full.ledger.sync, guardline_ledger::SyncMode::Full);
         let bad = Config::from_toml("[ledger]\nsync = 'sometimes'", "bad").unwrap_err();

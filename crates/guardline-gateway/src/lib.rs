@@ -16,6 +16,7 @@ pub mod server;
 pub mod stream;
 pub mod surfaces;
 pub mod upstream;
+pub mod vault_store;
 
 pub use guard::{Checked, Guard, Located};
 pub use server::{panic_response, router, Gateway};

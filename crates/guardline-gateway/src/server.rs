@@ -11,6 +11,7 @@ use crate::keys::KeyStore;
 use crate::limits::Limits;
 use crate::surfaces::Endpoint;
 use crate::upstream::{Upstream, Upstreams};
+use crate::vault_store::{Scope, VaultStore};
 use arc_swap::ArcSwap;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -55,6 +56,7 @@ struct Metrics {
     decisions: Family<Labels, Counter>,
     upstream_errors: Counter,
     client_errors: Counter,
+    vault_store_errors: Counter,
     findings: Family<Labels, Counter>,
     added: Family<Labels, Histogram>,
     upstream: Family<Labels, Histogram>,
@@ -76,6 +78,7 @@ impl Default for Metrics {
         let decisions = Family::<Labels, Counter>::default();
         let upstream_errors = Counter::default();
         let client_errors = Counter::default();
+        let vault_store_errors = Counter::default();
         let findings = Family::<Labels, Counter>::default();
         let added = Family::<Labels, Histogram>::new_with_constructor(seconds as fn() -> Histogram);
         let upstream =
@@ -101,6 +104,11 @@ impl Default for Metrics {
             "guardline_client_errors",
             "Malformed, oversized, unauthorised or rate-limited requests",
             client_errors.clone(),
+        );
+        registry.register(
+            "guardline_vault_store_errors",
+            "Kept pseudonyms that could not be read, written or deleted ([vault] keep)",
+            vault_store_errors.clone(),
         );
         registry.register(
             "guardline_findings",
@@ -147,6 +155,7 @@ impl Default for Metrics {
             decisions,
             upstream_errors,
             client_errors,
+            vault_store_errors,
             findings,
             added,
             upstream,
@@ -214,6 +223,8 @@ pub struct Gateway {
     instance: String,
     /// `[ledger] heartbeat_secs`: how often [`Gateway::record_heartbeat`] is due (0: never).
     heartbeat_secs: u64,
+    /// `[vault] keep`: where the pseudonyms of stored responses and conversations are kept.
+    vaults: Option<VaultStore>,
 }
 
 impl Gateway {
@@ -240,7 +251,45 @@ impl Gateway {
             keys: ArcSwap::from_pointee(keys),
             instance: format!("gli_{}", &new_request_id()[4..20]),
             heartbeat_secs: config.ledger.heartbeat_secs,
+            vaults: None,
         })
+    }
+
+    /// Keeps the pseudonyms of stored responses and conversations in `store` (`[vault] keep`).
+    pub fn keep_vaults(mut self, store: VaultStore) -> Gateway {
+        self.vaults = Some(store);
+        self
+    }
+
+    /// Adds to `vault` the tokens kept for `scope` (nothing without `[vault] keep`). A store that
+    /// fails costs only restoration: logged and counted, never the request.
+    async fn recall(&self, tenant: &str, scope: Scope<'_>, vault: &mut Vault) {
+        if let Some(store) = &self.vaults {
+            if let Err(e) = store.load(tenant, scope, vault).await {
+                self.metrics.vault_store_errors.inc();
+                tracing::warn!(error = %e, "kept pseudonyms could not be read");
+            }
+        }
+    }
+
+    /// Keeps `vault`'s tokens for `scope` (see [`Gateway::recall`]).
+    async fn keep(&self, tenant: &str, scope: Scope<'_>, vault: &Vault) {
+        if let Some(store) = &self.vaults {
+            if let Err(e) = store.keep(tenant, scope, vault).await {
+                self.metrics.vault_store_errors.inc();
+                tracing::warn!(error = %e, "pseudonyms could not be kept");
+            }
+        }
+    }
+
+    /// Deletes what is kept for `scope` (it was deleted upstream).
+    async fn forget(&self, tenant: &str, scope: Scope<'_>) {
+        if let Some(store) = &self.vaults {
+            if let Err(e) = store.forget(tenant, scope).await {
+                self.metrics.vault_store_errors.inc();
+                tracing::warn!(error = %e, "kept pseudonyms could not be deleted");
+            }
+        }
     }
 
     /// Records what this gateway enforces (`config_change`, `change = "gateway_start"`): the
@@ -305,6 +354,7 @@ impl Gateway {
             "labels": ["x-guardline-ai-generated", "x-guardline-request-id", "x-guardline-decision"],
             "policies": policies,
             "limits": self.limits.load().summary(),
+            "kept_pseudonyms": self.vaults.as_ref().map(VaultStore::shown),
             "version": env!("CARGO_PKG_VERSION"),
         });
         if self.heartbeat_secs > 0 {
@@ -714,6 +764,61 @@ async fn responses(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bod
     exchange(gw, Endpoint::Responses, "responses", headers, body).await
 }
 
+/// Where a Responses API call's tokens are kept (`[vault] keep`): under the response it makes,
+/// unless `store` is false, and under its conversation, if it names one; and where earlier tokens
+/// are found: the response it continues from (`previous_response_id`) and its conversation.
+struct KeepPlan {
+    tenant: String,
+    response: bool,
+    conversation: Option<String>,
+}
+
+impl KeepPlan {
+    /// `None` without a store to keep in.
+    fn of(gw: &Gateway, tenant: &str, req: &Value) -> Option<KeepPlan> {
+        gw.vaults.as_ref()?;
+        // `"conversation": "conv_…"` or `{"id": "conv_…"}`.
+        let conversation = match req.get("conversation") {
+            Some(Value::String(id)) => Some(id.as_str()),
+            Some(c) => c.get("id").and_then(Value::as_str),
+            None => None,
+        }
+        .filter(|id| stored::valid_id(id))
+        .map(String::from);
+        Some(KeepPlan {
+            tenant: tenant.to_string(),
+            response: req.get("store") != Some(&Value::Bool(false)),
+            conversation,
+        })
+    }
+
+    async fn recall(&self, gw: &Gateway, req: &Value, vault: &mut Vault) {
+        if let Some(prev) = req
+            .get("previous_response_id")
+            .and_then(Value::as_str)
+            .filter(|id| stored::valid_id(id))
+        {
+            gw.recall(&self.tenant, Scope::Response(prev), vault).await;
+        }
+        if let Some(c) = &self.conversation {
+            gw.recall(&self.tenant, Scope::Conversation(c), vault).await;
+        }
+    }
+
+    /// Keeps `vault` once the reply has named its response (`response_id`).
+    async fn run(&self, gw: &Gateway, response_id: Option<&str>, vault: &Vault) {
+        if vault.is_empty() {
+            return;
+        }
+        if let Some(id) = response_id.filter(|id| self.response && stored::valid_id(id)) {
+            gw.keep(&self.tenant, Scope::Response(id), vault).await;
+        }
+        if let Some(c) = &self.conversation {
+            gw.keep(&self.tenant, Scope::Conversation(c), vault).await;
+        }
+    }
+}
+
 /// What the ledger keeps of one exchange: kinds, counts, rules, keyed hashes, timings.
 struct Record {
     request_id: String,
@@ -878,6 +983,14 @@ async fn exchange(
     let stream = endpoint.generates() && req.get("stream") == Some(&Value::Bool(true));
     let policy = gw.policies.load().for_tenant(&caller.tenant).clone();
     let mut vault = Vault::new();
+    let keep = match endpoint {
+        Endpoint::Responses => KeepPlan::of(&gw, &caller.tenant, &req),
+        _ => None,
+    };
+    if let Some(k) = &keep {
+        // A call that continues from history the upstream keeps gets its tokens back too.
+        k.recall(&gw, &req, &mut vault).await;
+    }
     let checked = gw.guard.request(&policy, endpoint, &mut req, &mut vault);
     // Serialised once: hashed for the record, and (unless blocked) the body sent upstream.
     let sent = match serialise_checked(&req, &request_id) {
@@ -922,7 +1035,7 @@ async fn exchange(
     }
 
     if stream && is_sse {
-        return stream_reply(gw, record, request_id, policy, vault, resp, permit);
+        return stream_reply(gw, record, request_id, policy, vault, resp, permit, keep);
     }
     drop(permit);
 
@@ -946,6 +1059,10 @@ async fn exchange(
     let out = gw.guard.response(&policy, endpoint, &mut reply, &mut vault);
     if endpoint == Endpoint::Responses {
         restore_echoed_instructions(&mut reply, &vault);
+    }
+    if let Some(k) = &keep {
+        k.run(&gw, reply.get("id").and_then(Value::as_str), &vault)
+            .await;
     }
     record.response_counts = out.counts();
     record.response_rules = rules_of(&out);

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use guardline_detect::{Engine, Key};
 use guardline_gateway::config::Config;
 use guardline_gateway::keys::KeyStore;
+use guardline_gateway::vault_store::VaultStore;
 use guardline_gateway::{Gateway, Guard};
 use guardline_ledger::{Filter, Ledger, Location, Options};
 use guardline_policy::PolicySet;
@@ -228,9 +229,25 @@ fn tool_call_stream(model: &str, last: &str) -> Response {
 
 /// The Responses API upstream: echoes the input's last text back in a message and in a function
 /// call's arguments, streamed one character per delta as OpenAI streams it (added, deltas, done,
-/// part done, item done, completed); `leaky` adds a secret to the message.
+/// part done, item done, completed); `leaky` adds a secret to the message. A call continuing
+/// `resp_1` (`previous_response_id`) echoes that response's input instead, from the upstream's
+/// history; a call in a `conversation` adds its input to `conv_1`'s items.
 async fn mock_responses(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
     m.seen.lock().unwrap().push(body.clone());
+    if body.get("conversation").is_some() {
+        let text = body["input"].as_str().unwrap_or_default();
+        let mut items = m.conversation.lock().unwrap();
+        let id = format!("msg_{}", items.len());
+        items.push(json!({"type": "message", "role": "user", "id": id,
+            "content": [{"type": "input_text", "text": text}]}));
+    }
+    if body["previous_response_id"] == "resp_1" {
+        if let Some(earlier) = m.stored.lock().unwrap().clone() {
+            let mut continued = body.clone();
+            continued["input"] = earlier["input"].clone();
+            return responses_reply(&continued);
+        }
+    }
     *m.stored.lock().unwrap() = Some(body.clone());
     responses_reply(&body)
 }
@@ -651,6 +668,17 @@ async fn setup_full(
         policies,
     )
     .unwrap();
+    let gw = if Config::from_toml(config, "test").unwrap().vault.keep {
+        let store = VaultStore::sqlite(
+            &dir.path().join("vault.sqlite"),
+            &Key::derive(b"gateway test"),
+            Duration::from_secs(86_400),
+        )
+        .unwrap();
+        gw.keep_vaults(store)
+    } else {
+        gw
+    };
     let base = serve(guardline_gateway::router(Arc::new(gw))).await;
     Setup {
         base,
@@ -2304,6 +2332,162 @@ async fn an_upstream_can_be_reached_through_a_proxy() {
     .err()
     .unwrap();
     assert!(e.contains("proxy") && !e.contains("hunter2"), "{e}");
+}
+
+/// `[vault] keep`: a reply that continues an earlier call (`previous_response_id`, a
+/// conversation, a stored response retrieved or its input listed) comes back restored, whole and
+/// streamed; without it, such tokens stay tokens. Deleting the response or the conversation
+/// through the gateway forgets its tokens. The upstream never sees a value either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_pseudonyms_restore_replies_that_continue_earlier_calls() {
+    for keep in [false, true] {
+        let s = setup(if keep { "[vault]\nkeep = true\n" } else { "" }, true).await;
+        let url = |path: &str| format!("{}/v1/{path}", s.base);
+        let post = |path: &str, body: Value| client().post(url(path)).json(&body).send();
+        let get = |path: &str| client().get(url(path)).send();
+        let text_of = |v: &Value| {
+            v["output"][0]["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        // Restored when kept; a token (and never the value) otherwise.
+        let check = |text: &str, value: &str, what: &str| {
+            if keep {
+                assert!(
+                    text.contains(value) && !text.contains("HK_"),
+                    "{what}: {text}"
+                );
+            } else {
+                assert!(
+                    text.contains("HK_") && !text.contains(value),
+                    "{what}: {text}"
+                );
+            }
+        };
+
+        let first = post(
+            "responses",
+            json!({"model": "m", "input": format!("Call {PHONE}")}),
+        );
+        let first: Value = first.await.unwrap().json().await.unwrap();
+        assert_eq!(
+            text_of(&first),
+            format!("You said: Call {PHONE}"),
+            "its own values"
+        );
+
+        let next = json!({"model": "m", "previous_response_id": "resp_1", "input": "Who was it?"});
+        let r = post("responses", next.clone()).await.unwrap();
+        assert_eq!(r.status(), 200);
+        check(&text_of(&r.json().await.unwrap()), PHONE, "continued");
+        let stored: Value = get("responses/resp_1").await.unwrap().json().await.unwrap();
+        check(&text_of(&stored), PHONE, "retrieved");
+        let items: Value = get("responses/resp_1/input_items")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        check(
+            &items["data"][0]["content"][0]["text"].to_string(),
+            PHONE,
+            "input items",
+        );
+        if keep {
+            // Streamed (every delta and whole copy; `sse_events` refuses any token fragment).
+            let mut streamed = next.clone();
+            streamed["stream"] = json!(true);
+            let text = post("responses", streamed)
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let (events, _) = sse_events(&text);
+            let done = events.last().unwrap();
+            assert_eq!(done["type"], "response.completed");
+            assert_eq!(
+                text_of(&done["response"]),
+                format!("You said: Call {PHONE}")
+            );
+            // Replayed.
+            let text = get("responses/resp_1?stream=true")
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(text.contains("9123"), "{text}");
+            sse_events(&text);
+        }
+        // Deleted through the gateway: its tokens are forgotten.
+        let r = client()
+            .delete(url("responses/resp_1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let stored: Value = get("responses/resp_1").await.unwrap().json().await.unwrap();
+        let text = text_of(&stored);
+        assert!(
+            text.contains("HK_PHONE_") && !text.contains("9123"),
+            "forgotten: {text}"
+        );
+
+        // A conversation: items created with it, and a Responses call in it.
+        let user = json!([{"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": format!("Call {PHONE}")}]}]);
+        let r = post("conversations", json!({"items": user})).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let r = post(
+            "responses",
+            json!({"model": "m", "conversation": {"id": "conv_1"},
+            "input": format!("Mail {HKID}")}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let items: Value = get("conversations/conv_1/items")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let data = items["data"].as_array().unwrap();
+        check(
+            &data[0]["content"][0]["text"].to_string(),
+            PHONE,
+            "conversation item",
+        );
+        check(
+            &data[1]["content"][0]["text"].to_string(),
+            HKID,
+            "the call's input",
+        );
+        let r = client()
+            .delete(url("conversations/conv_1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let items: Value = get("conversations/conv_1/items")
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            items.to_string().contains("HK_PHONE_"),
+            "forgotten: {items}"
+        );
+
+        let seen = serde_json::to_string(&*s.mock.seen.lock().unwrap()).unwrap();
+        assert!(
+            !seen.contains("9123") && !seen.contains("A123456"),
+            "{seen}"
+        );
+    }
 }
 
 /// Stored responses (`GET/DELETE /v1/responses/{id}`, `…/cancel`, `…/input_items`): looked up on

@@ -8,6 +8,7 @@ use clap::Args;
 use guardline_detect::Engine;
 use guardline_gateway::config::{Config, TEMPLATE};
 use guardline_gateway::keys::{keys_path, KeyStore};
+use guardline_gateway::vault_store::VaultStore;
 use guardline_gateway::{Gateway, Guard, Upstreams};
 use guardline_ledger::{checkpoint, Ledger, Options};
 use guardline_policy::{Policy, PolicySet};
@@ -117,6 +118,29 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     })
 }
 
+/// Where the pseudonyms of stored responses and conversations are kept (`[vault] keep`): the
+/// Redis it names, or `vault.sqlite` in the data directory. `None` when nothing is kept.
+fn kept_pseudonyms(
+    config: &Config,
+    data_dir: &Path,
+    key: &guardline_detect::Key,
+) -> Result<Option<VaultStore>> {
+    let v = &config.vault;
+    if !v.keep {
+        return Ok(None);
+    }
+    let ttl = std::time::Duration::from_secs(u64::from(v.keep_days) * 86_400);
+    let store = match &v.redis {
+        Some(url) => VaultStore::redis(url, key, ttl),
+        None => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            VaultStore::sqlite(&data_dir.join("vault.sqlite"), key, ttl)
+        }
+    };
+    store.map(Some).map_err(anyhow::Error::msg)
+}
+
 pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
     let config_path = args.config.clone().or_else(|| {
         let p = PathBuf::from("guardline.toml");
@@ -184,6 +208,7 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
         .await?;
         let engine = Arc::new(Engine::with_defaults());
         let guard = Guard::new(engine, key.clone());
+        let key_for_vault = key.clone();
         let policy_name = policies.default.name.clone();
         let gw = Gateway::new(
             &config,
@@ -195,6 +220,10 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
             keys,
         )
         .map_err(anyhow::Error::msg)?;
+        let gw = match kept_pseudonyms(&config, &data_dir, &key_for_vault)? {
+            Some(store) => gw.keep_vaults(store),
+            None => gw,
+        };
         let mode = if gw.open_mode() {
             "open mode: loopback only, no client keys".to_string()
         } else {
@@ -327,6 +356,9 @@ impl Reload {
         if config.ledger != self.started.ledger {
             tracing::warn!("[ledger] changed: it takes effect at the next restart");
         }
+        if config.vault != self.started.vault {
+            tracing::warn!("[vault] changed: it takes effect at the next restart");
+        }
         gw.set_upstreams(upstreams);
         gw.set_limits(&config.server);
         Ok(gw.set_policies(policies).await.map(|r| r.seq))
@@ -335,7 +367,8 @@ impl Reload {
 
 /// SIGHUP: reads the client keys, the config file's upstreams and routes, and the policy files
 /// again. Anything that does not load keeps everything as it was; a reload that does is recorded
-/// in the ledger. `[server]`'s limits apply too; its `listen`, and `[ledger]`, need a restart.
+/// in the ledger. `[server]`'s limits apply too; its `listen`, `[ledger]` and `[vault]` need a
+/// restart.
 #[cfg(unix)]
 async fn reload_on_hangup(gw: Arc<Gateway>, reload: Reload) {
     use tokio::signal::unix::{signal, SignalKind};

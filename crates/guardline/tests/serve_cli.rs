@@ -305,6 +305,12 @@ fn serve_without_config_records_its_policy() {
     assert_eq!(p["name"], "hk-baseline", "{start}");
     assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(start["body"]["access"], "open");
+    assert_eq!(
+        start["body"]["kept_pseudonyms"],
+        Value::Null,
+        "off by default"
+    );
+    assert!(!dir.path().join("vault.sqlite").exists());
     assert!(p["request"]["rules"]
         .as_array()
         .unwrap()
@@ -313,12 +319,17 @@ fn serve_without_config_records_its_policy() {
 }
 
 /// A running gateway records a heartbeat every `[ledger] heartbeat_secs`, from the same instance
-/// as its start, so that `guardline report` can tell a killed gateway from a running one.
+/// as its start, so that `guardline report` can tell a killed gateway from a running one. (With
+/// `[vault] keep`, its start record says where pseudonyms are kept: a file only it may read.)
 #[test]
 fn a_running_gateway_records_heartbeats() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("guardline.toml");
-    std::fs::write(&config, "[ledger]\nheartbeat_secs = 1\n").unwrap();
+    std::fs::write(
+        &config,
+        "[ledger]\nheartbeat_secs = 1\n[vault]\nkeep = true\n",
+    )
+    .unwrap();
     let (mut gw, _base, _stderr) = start_serve(dir.path(), &["--config", config.to_str().unwrap()]);
     let changes = || -> Vec<Value> {
         guardline(dir.path(), &["audit", "export", "--kind", "config_change"])
@@ -340,6 +351,17 @@ fn a_running_gateway_records_heartbeats() {
         .find(|b| b["change"] == "gateway_start")
         .unwrap();
     assert_eq!(start["heartbeat_secs"], 1, "{start}");
+    let vault = dir.path().join("vault.sqlite");
+    assert_eq!(
+        start["kept_pseudonyms"],
+        json!(format!("sqlite:{}", vault.display()))
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&vault).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     for beat in changes
         .iter()
         .filter(|b| b["change"] == "gateway_heartbeat")

@@ -10,7 +10,7 @@
 //! relay's `Drop` then records the exchange as it stood ("client went away"), so an exchange is
 //! in the ledger however it ended.
 
-use super::{label, Gateway, Record};
+use super::{label, Gateway, KeepPlan, Record};
 use crate::stream::StreamGuard;
 use crate::surfaces::{lookup, lookup_mut, text_leaves, Endpoint};
 use crate::upstream::Reply;
@@ -32,7 +32,9 @@ mod responses;
 type Events = BoxStream<'static, Result<Event, EventStreamError<std::io::Error>>>;
 
 /// Starts relaying `resp`; the response's headers carry the request stage's decision (they go out
-/// before the reply is known), the stream's own outcome is in the ledger.
+/// before the reply is known), the stream's own outcome is in the ledger. `keep`: where the
+/// call's tokens are kept once the stream has named its response (`[vault] keep`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn stream_reply(
     gw: Arc<Gateway>,
     record: Record,
@@ -41,6 +43,7 @@ pub(super) fn stream_reply(
     vault: Vault,
     resp: Reply,
     permit: crate::limits::Slot,
+    keep: Option<KeepPlan>,
 ) -> Response {
     let header_decision = record.decision;
     // The call's own deadline: `total_timeout_ms` counts from the request, streams included.
@@ -62,6 +65,8 @@ pub(super) fn stream_reply(
         terminal: false,
         template: None,
         out: VecDeque::new(),
+        keep,
+        response_id: None,
         _permit: permit,
     };
     let body = Body::from_stream(futures_util::stream::unfold(relay, |mut r| async move {
@@ -103,6 +108,9 @@ struct Relay {
     template: Option<Value>,
     /// Lines ready for the client.
     out: VecDeque<Bytes>,
+    /// Where the call's tokens are kept, once `response.created` has named the response.
+    keep: Option<KeepPlan>,
+    response_id: Option<String>,
     /// The concurrency slot, held until the stream is over or the client has gone.
     _permit: crate::limits::Slot,
 }
@@ -432,6 +440,12 @@ impl Relay {
         true
     }
 
+    /// What [`KeepPlan::run`] needs, taken once (the stream is over).
+    fn keeping(&mut self) -> Option<(KeepPlan, Option<String>, Vault)> {
+        let plan = self.keep.take()?;
+        Some((plan, self.response_id.take(), self.vault.clone()))
+    }
+
     /// Releases what every guard still holds, as chunks of their own, with the disclosure after
     /// each choice's content when `disclose`. `true` when that blocked the reply.
     fn flush_all(&mut self, disclose: bool) -> bool {
@@ -495,9 +509,15 @@ impl Relay {
         let (decision, note) = (record.decision, record.note.clone());
         // In a task of its own, so that a client going away now cannot cancel the append half-way.
         let gw = self.gw.clone();
-        let recorded = tokio::spawn(async move { append(&gw, &record).await })
-            .await
-            .unwrap_or(false);
+        let keep = self.keeping();
+        let recorded = tokio::spawn(async move {
+            if let Some((plan, id, vault)) = keep {
+                plan.run(&gw, id.as_deref(), &vault).await;
+            }
+            append(&gw, &record).await
+        })
+        .await
+        .unwrap_or(false);
         if decision == Decision::Block || !ended_well || !recorded {
             let (code, message) = if !recorded {
                 (
@@ -540,11 +560,16 @@ impl Drop for Relay {
         record.note = Some("client went away".into());
         let gw = self.gw.clone();
         let request_id = std::mem::take(&mut self.request_id);
+        let keep = self.keeping();
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             tracing::error!(request_id, "cannot record the exchange: no runtime");
             return;
         };
         rt.spawn(async move {
+            // The upstream stored the response whether or not the client stayed.
+            if let Some((plan, id, vault)) = keep {
+                plan.run(&gw, id.as_deref(), &vault).await;
+            }
             if !append(&gw, &record).await {
                 tracing::error!(request_id, "cannot record the exchange");
             }

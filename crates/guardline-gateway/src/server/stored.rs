@@ -10,10 +10,13 @@
 //!
 //! Items a call sends (`items`) are checked at the request stage like a Responses API request's
 //! input: pseudonymised, or blocked before the upstream sees them. What comes back is checked at
-//! the response stage, labelled and recorded, one ledger record per call. Only what the call
-//! itself carried can be restored: pseudonyms from earlier requests come back as tokens (the
-//! upstream never saw the values, and the gateway keeps no mapping). Stored objects are looked
-//! up on the default upstream, since these calls name no model to route by.
+//! the response stage, labelled and recorded, one ledger record per call. What the call itself
+//! carried is restored; pseudonyms from earlier requests come back as tokens (the upstream never
+//! saw the values) unless `[vault] keep` keeps them: then a stored response's and a
+//! conversation's tokens are found under its id (see [`crate::vault_store`]), kept when a
+//! conversation is created or given items, and deleted with the response or conversation.
+//! Stored objects are looked up on the default upstream, since these calls name no model to
+//! route by.
 
 use super::{
     commit, error, label, no_upstream, read_request, refuse_blocked, refuse_reply,
@@ -21,6 +24,7 @@ use super::{
     upstream_failure, Gateway, Record,
 };
 use crate::surfaces::{item_list_surfaces, item_surfaces, Endpoint};
+use crate::vault_store::Scope;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -57,6 +61,22 @@ struct Call {
     reply: Reply,
     /// Whether a body goes with the call (read, checked at the request stage, sent).
     body: Option<Body>,
+}
+
+impl Call {
+    /// Where the tokens this call's reply may hold were kept.
+    fn recalls(&self) -> Option<Scope<'_>> {
+        let id = self.ids.first()?;
+        match (self.endpoint, self.operation) {
+            (Endpoint::Responses, "retrieve" | "cancel" | "input_items") => {
+                Some(Scope::Response(id))
+            }
+            (Endpoint::Conversations, "items.list" | "items.create" | "items.retrieve") => {
+                Some(Scope::Conversation(id))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// `?query` when there is one.
@@ -228,7 +248,7 @@ pub(super) async fn conversation_item(
 /// An id as the upstream issues them (`resp_…`, `conv_…`, `msg_…`): letters, digits, `_` and
 /// `-`. Anything else is refused rather than spliced into the upstream's path (`..`, `/`, `?`
 /// after decoding).
-fn valid_id(id: &str) -> bool {
+pub(super) fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 256
         && id
@@ -284,6 +304,9 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
 
     // A body's items are checked as a Responses API request's input is.
     let mut vault = Vault::new();
+    if let Some(scope) = c.recalls() {
+        gw.recall(&caller.tenant, scope, &mut vault).await;
+    }
     let mut sent = Bytes::new();
     if let Some(body) = c.body {
         let mut req = match read_request(&gw, body, &request_id).await {
@@ -322,7 +345,7 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
         return upstream_error(&gw, record, &request_id, resp).await;
     }
     if stream && resp.is_event_stream() {
-        return stream_reply(gw, record, request_id, policy, vault, resp, permit);
+        return stream_reply(gw, record, request_id, policy, vault, resp, permit, None);
     }
     drop(permit);
     let bytes = match resp.bytes().await {
@@ -374,6 +397,29 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
     }
     if record.decision == Decision::Block {
         return refuse_reply(&gw, record, &policy, "what the upstream stored").await;
+    }
+    // The upstream has done it: keep a conversation's new tokens, forget a deleted object's.
+    let tenant = &caller.tenant;
+    match (c.endpoint, c.operation, c.ids.first()) {
+        (Endpoint::Conversations, "create", _) => {
+            if let Some(id) = reply
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| valid_id(id))
+            {
+                gw.keep(tenant, Scope::Conversation(id), &vault).await;
+            }
+        }
+        (Endpoint::Conversations, "items.create", Some(id)) => {
+            gw.keep(tenant, Scope::Conversation(id), &vault).await;
+        }
+        (Endpoint::Conversations, "delete", Some(id)) => {
+            gw.forget(tenant, Scope::Conversation(id)).await;
+        }
+        (Endpoint::Responses, "delete", Some(id)) => {
+            gw.forget(tenant, Scope::Response(id)).await;
+        }
+        _ => {}
     }
     // A response object is the model's output, as at creation; lists of items mix the caller's
     // input with earlier outputs, and are labelled as neither.

@@ -244,6 +244,11 @@ impl Relay {
                     }
                 }
                 "response.created" | "response.in_progress" | "response.queued" => {
+                    if self.response_id.is_none() {
+                        self.response_id = crate::surfaces::lookup(&event, "/response/id")
+                            .and_then(Value::as_str)
+                            .map(String::from);
+                    }
                     // The response object echoes `text.format`: a replayed stored response says
                     // here whether its output is structured (no disclosure then).
                     if event
