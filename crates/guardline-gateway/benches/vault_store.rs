@@ -30,14 +30,21 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut stores = vec![(
         "sqlite",
-        VaultStore::sqlite(&dir.path().join("v.sqlite"), &key, Duration::from_secs(3600))
-            .unwrap(),
+        VaultStore::sqlite(
+            &dir.path().join("v.sqlite"),
+            &key,
+            Duration::from_secs(3600),
+        )
+        .unwrap(),
     )];
-    let url = std::env::var("GUARDLINE_TEST_REDIS")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
+    let url =
+        std::env::var("GUARDLINE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into());
     if url != "skip" {
         let r = VaultStore::redis(&url, &key, Duration::from_secs(600)).unwrap();
-        if rt.block_on(r.keep("bench", Scope::Response("resp_0"), &v)).is_ok() {
+        if rt
+            .block_on(r.keep("bench", Scope::Response("resp_0"), &v))
+            .is_ok()
+        {
             stores.push(("redis", r));
         }
     }

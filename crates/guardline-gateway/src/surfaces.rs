@@ -327,9 +327,13 @@ pub fn response_surfaces(endpoint: Endpoint, body: &Value) -> Vec<String> {
     };
     for (i, c) in choices.iter().enumerate() {
         match endpoint {
+            // Every text of the model's message, not only the fields named in
+            // `message_surfaces`: providers add their own (`reasoning_details`, `thinking`, …),
+            // and a reply's texts are checked as the streamed deltas' are.
             Endpoint::ChatCompletions => {
                 if let Some(m) = c.get("message") {
-                    message_surfaces(m, &format!("/choices/{i}/message"), &mut out);
+                    let mut at = format!("/choices/{i}/message");
+                    text_leaves(m, &mut at, 0, &mut |p| out.push(p.to_string()));
                 }
             }
             Endpoint::Completions => {
@@ -754,7 +758,10 @@ mod tests {
         assert_eq!(request_surfaces(Endpoint::Embeddings, &e), vec!["/input"]);
         let r = json!({"choices": [
             {"message": {"role": "assistant", "content": "hi", "refusal": null, "annotations": [
-                {"type": "url_citation", "url_citation": {"url": "u", "title": "t", "end_index": 1}}]}},
+                {"type": "url_citation", "url_citation": {"url": "u", "title": "t", "end_index": 1}}],
+                "reasoning_details": [{"type": "reasoning.text", "text": "hmm", "signature": "sig",
+                                       "format": "x"}],
+                "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}},
             {"message": {"role": "assistant", "content": null, "refusal": "no"}},
             {"message": {"role": "assistant", "content": "4", "reasoning_content": "2+2"}},
             {"message": {"role": "assistant", "content": null, "audio": {"id": "a", "data": "UklG", "transcript": "hi"}}}
@@ -762,9 +769,11 @@ mod tests {
         assert_eq!(
             response_surfaces(Endpoint::ChatCompletions, &r),
             vec![
-                "/choices/0/message/content",
                 "/choices/0/message/annotations/0/url_citation/title",
                 "/choices/0/message/annotations/0/url_citation/url",
+                "/choices/0/message/content",
+                "/choices/0/message/reasoning_details/0/text",
+                "/choices/0/message/tool_calls/0/function/arguments",
                 "/choices/1/message/refusal",
                 "/choices/2/message/content",
                 "/choices/2/message/reasoning_content",
