@@ -216,6 +216,8 @@ const NOT_TEXT: &[&str] = &[
     "mime_type",
     "name",
     "object",
+    // Random padding OpenAI adds to streamed events (against length side channels).
+    "obfuscation",
     "output_format",
     "partial_image_b64",
     "quality",

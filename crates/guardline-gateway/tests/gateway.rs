@@ -31,6 +31,8 @@ struct Mock {
     stored: Arc<Mutex<Option<Value>>>,
     /// The items of the one conversation (`conv_1`), as the upstream stored them.
     conversation: Arc<Mutex<Vec<Value>>>,
+    /// What the `scripted` model streams from `/v1/responses`: these SSE events, as they are.
+    script: Arc<Mutex<Vec<String>>>,
 }
 
 /// The upstream: echoes the last user message back (so tokens round-trip), one character per
@@ -233,6 +235,14 @@ fn tool_call_stream(model: &str, last: &str) -> Response {
 /// `resp_1` (`previous_response_id`) echoes that response's input instead, from the upstream's
 /// history; a call in a `conversation` adds its input to `conv_1`'s items.
 async fn mock_responses(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
+    if body["model"] == "scripted" {
+        let events = m.script.lock().unwrap().clone();
+        let events = futures_util::stream::iter(events.into_iter().map(Ok::<_, std::io::Error>));
+        return Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(Body::from_stream(events))
+            .unwrap();
+    }
     m.seen.lock().unwrap().push(body.clone());
     if body.get("conversation").is_some() {
         let text = body["input"].as_str().unwrap_or_default();
@@ -1151,6 +1161,133 @@ async fn builtin_tool_output_is_checked_whole_and_streamed() {
     for (r, n) in ex.iter().zip([4, 5]) {
         assert_eq!(r["response"]["findings"]["secret.github_token"], n, "{r}");
     }
+}
+
+const FUZZ_SECRET: &str = "ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq";
+
+/// Any string a fuzzed event may carry: nothing, words, a whole secret, Chinese.
+fn fuzz_text() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(json!("")),
+        Just(json!("ok")),
+        Just(json!(format!("key {FUZZ_SECRET} here"))),
+        Just(json!("香港")),
+    ]
+}
+
+/// An output item of any of the shapes the relay knows or not, with texts where items have them.
+fn fuzz_item() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let kind = prop_oneof![
+        Just("message"),
+        Just("function_call"),
+        Just("code_interpreter_call"),
+        Just("web_search_call"),
+        Just("mcp_call"),
+        Just("reasoning"),
+        Just("mystery_tool_call"),
+    ];
+    (kind, proptest::collection::vec(fuzz_text(), 8)).prop_map(|(kind, t)| {
+        json!({"type": kind, "id": "it_1", "status": "completed",
+            "content": [{"type": "output_text", "text": t[0], "annotations": [{"type": "url_citation", "title": t[1]}]}],
+            "arguments": t[2], "code": t[3], "outputs": [{"type": "logs", "logs": t[4]}],
+            "action": {"query": t[5]}, "summary": [{"type": "summary_text", "text": t[6]}],
+            "novel_field": {"deep": [t[7]]}})
+    })
+}
+
+/// One Responses API event: a known type or not, any indices, and every field a handler might
+/// or might not read, each with any text.
+fn fuzz_event() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let kind = proptest::sample::select(vec![
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.refusal.delta",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.code_interpreter_call_code.delta",
+        "response.code_interpreter_call_code.done",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_part.done",
+        "response.reasoning_summary_text.delta",
+        "response.output_text.annotation.added",
+        "response.web_search_call.completed",
+        "response.future.event",
+        "error",
+        "response.completed",
+        "response.incomplete",
+    ]);
+    (
+        kind,
+        0u64..3,
+        0u64..2,
+        proptest::collection::vec(fuzz_text(), 6),
+        fuzz_item(),
+        proptest::collection::vec(fuzz_item(), 0..3),
+    )
+        .prop_map(|(kind, output, j, t, item, outputs)| {
+            json!({"type": kind, "output_index": output, "content_index": j, "summary_index": j,
+                "annotation_index": 0, "item_id": "it_1", "delta": t[0], "text": t[1],
+                "arguments": t[2], "code": t[3], "message": t[4],
+                "part": {"type": "output_text", "text": t[5], "annotations": []},
+                "annotation": {"type": "url_citation", "title": t[5], "url": "https://x"},
+                "item": item, "response": {"id": "resp_f", "output": outputs}})
+        })
+}
+
+/// A fuzz of the Responses stream relay: any sequence of events (known types in any order,
+/// unknown ones, every field filled, a whole secret in any text) ends cleanly (a terminal event
+/// of the API, or its error event) and never carries the secret to the client.
+#[test]
+fn responses_streams_of_any_shape_never_leak_a_whole_secret() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let s = rt.block_on(setup("", true));
+    let url = format!("{}/v1/responses", s.base);
+    let config = ProptestConfig {
+        cases: 96,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(events in proptest::collection::vec(fuzz_event(), 1..10))| {
+        *s.mock.script.lock().unwrap() = events
+            .iter()
+            .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+            .collect();
+        let (status, text) = rt.block_on(async {
+            let r = client()
+                .post(&url)
+                .json(&json!({"model": "scripted", "stream": true, "input": "hi"}))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        });
+        prop_assert_eq!(status, 200);
+        prop_assert!(!text.contains("ghp_"), "{}", text);
+        let last: Value = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or(Value::Null);
+        let end = last["type"].as_str().unwrap_or_default();
+        prop_assert!(
+            matches!(end, "response.completed" | "response.incomplete" | "error"),
+            "ended with {}: {}", last, text
+        );
+    });
 }
 
 /// The Responses API, whole and streamed: instructions and input items are pseudonymised on

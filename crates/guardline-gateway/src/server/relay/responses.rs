@@ -211,7 +211,7 @@ impl Relay {
                         None => true,
                     }
                 }
-                // Base64 audio, not text.
+                // Base64 audio, not text (and not checked below: see `handled`).
                 "response.audio.delta" => true,
                 // Announcements: their texts are empty in OpenAI's streams, and the real text
                 // follows in deltas and `….done` events, where it is checked. A text here would
@@ -281,15 +281,12 @@ impl Relay {
                     // Whatever a guard still holds goes out before the summary.
                     !self.settle_open(true) && self.settle_response(&mut event)
                 }
-                // Whatever else comes (a tool's progress, an error, an event type newer than
-                // this relay): each of its texts is checked whole.
-                _ => {
-                    let others = unstreamed(&event, "#");
-                    let prefix = format!("#{kind}");
-                    self.check_whole(output, &prefix, &mut event, others)
-                }
+                _ => true,
             }
         };
+        // Whatever else an event carries (all of it, for a tool's progress, an error, an event
+        // type newer than this relay) is checked whole.
+        let ok = ok && self.check_rest(output, &kind, &mut event);
         if !ok {
             if let Some(record) = self.record.as_mut() {
                 record.decision = Decision::Block;
@@ -452,6 +449,58 @@ impl Relay {
             }
         }
         self.check_others(output, "", item)
+    }
+
+    /// Checks whole every text of `event` outside the fields its type was handled for above, so
+    /// that an upstream cannot slip text past the guard in a field no handler reads. In the
+    /// `response` object of a lifecycle event, its output was handled above, and what echoes the
+    /// request (instructions, tools, text format, metadata, prompt) is left as it is; the rest (an
+    /// error's message, say) is checked.
+    fn check_rest(&mut self, output: u64, kind: &str, event: &mut Value) -> bool {
+        let handled: &[&str] = if STREAMED.iter().any(|s| s.delta == kind) {
+            &["delta"]
+        } else if let Some(s) = STREAMED.iter().find(|s| s.done == kind) {
+            std::slice::from_ref(&s.field)
+        } else {
+            match kind {
+                "response.audio.delta" => &["delta"],
+                "response.output_item.added" | "response.output_item.done" => &["item"],
+                "response.content_part.added"
+                | "response.content_part.done"
+                | "response.reasoning_summary_part.added"
+                | "response.reasoning_summary_part.done" => &["part"],
+                "response.output_text.annotation.added" => &["annotation"],
+                _ => &[],
+            }
+        };
+        let lifecycle = matches!(
+            kind,
+            "response.created"
+                | "response.in_progress"
+                | "response.queued"
+                | "response.completed"
+                | "response.incomplete"
+                | "response.failed"
+        );
+        let mut rest = Vec::new();
+        text_leaves(event, &mut String::new(), 0, &mut |p| {
+            let mut tokens = p.get(1..).unwrap_or_default().split('/');
+            let top = tokens.next().unwrap_or_default();
+            let echo = lifecycle
+                && top == "response"
+                && matches!(
+                    tokens.next(),
+                    Some("output" | "instructions" | "tools" | "text" | "metadata" | "prompt")
+                );
+            if !echo && !handled.contains(&top) {
+                rest.push(p.to_string());
+            }
+        });
+        if rest.is_empty() {
+            return true;
+        }
+        let prefix = format!("#{kind}");
+        self.check_whole(output, &prefix, event, rest)
     }
 
     /// Checks whole the texts of `v` (at `prefix` in output item `output`) that are not streamed
