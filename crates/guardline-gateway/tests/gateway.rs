@@ -1279,7 +1279,7 @@ fn responses_streams_of_any_shape_never_leak_a_whole_secret() {
         let last: Value = text
             .lines()
             .filter_map(|l| l.strip_prefix("data: "))
-            .last()
+            .next_back()
             .and_then(|l| serde_json::from_str(l).ok())
             .unwrap_or(Value::Null);
         let end = last["type"].as_str().unwrap_or_default();
