@@ -38,6 +38,9 @@ struct Mock {
 /// The upstream: echoes the last user message back (so tokens round-trip), one character per
 /// SSE event when streaming; the model name picks a misbehaviour.
 async fn mock_chat(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
+    if body["model"] == "scripted" {
+        return scripted(&m);
+    }
     m.seen.lock().unwrap().push(body.clone());
     let model = body["model"].as_str().unwrap_or("").to_string();
     let last = body["messages"]
@@ -236,12 +239,7 @@ fn tool_call_stream(model: &str, last: &str) -> Response {
 /// history; a call in a `conversation` adds its input to `conv_1`'s items.
 async fn mock_responses(State(m): State<Mock>, Json(body): Json<Value>) -> Response {
     if body["model"] == "scripted" {
-        let events = m.script.lock().unwrap().clone();
-        let events = futures_util::stream::iter(events.into_iter().map(Ok::<_, std::io::Error>));
-        return Response::builder()
-            .header("content-type", "text/event-stream")
-            .body(Body::from_stream(events))
-            .unwrap();
+        return scripted(&m);
     }
     m.seen.lock().unwrap().push(body.clone());
     if body.get("conversation").is_some() {
@@ -1161,6 +1159,108 @@ async fn builtin_tool_output_is_checked_whole_and_streamed() {
     for (r, n) in ex.iter().zip([4, 5]) {
         assert_eq!(r["response"]["findings"]["secret.github_token"], n, "{r}");
     }
+}
+
+/// The `scripted` model's reply: the mock's script, as SSE, as it is.
+fn scripted(m: &Mock) -> Response {
+    let events = m.script.lock().unwrap().clone();
+    let events = futures_util::stream::iter(events.into_iter().map(Ok::<_, std::io::Error>));
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(events))
+        .unwrap()
+}
+
+/// A chat chunk whose delta has any of the texts upstreams stream (content as a string or parts,
+/// refusals, reasoning, tool and custom tool calls, transcripts, citations, provider fields),
+/// each with any text; or `[DONE]`.
+fn fuzz_chunk() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let delta = (
+        proptest::collection::vec(fuzz_text(), 9),
+        proptest::collection::vec(any::<bool>(), 9),
+        0u64..2,
+    )
+        .prop_map(|(t, on, at)| {
+            let fields = [
+                ("content", t[0].clone()),
+                ("content", json!([{"type": "text", "text": t[1]}])),
+                ("refusal", t[2].clone()),
+                ("reasoning_content", t[3].clone()),
+                (
+                    "tool_calls",
+                    json!([{"index": at, "id": "c", "type": "function",
+                    "function": {"name": "f", "arguments": t[4]}, "custom": {"input": t[5]}}]),
+                ),
+                ("audio", json!({"id": "a", "transcript": t[6]})),
+                (
+                    "annotations",
+                    json!([{"type": "url_citation", "url_citation": {"title": t[7]}}]),
+                ),
+                ("thinking", t[8].clone()),
+                (
+                    "reasoning_details",
+                    json!([{"type": "reasoning.text", "text": t[8]}]),
+                ),
+            ];
+            let mut d = serde_json::Map::new();
+            for ((k, v), on) in fields.into_iter().zip(on) {
+                if on {
+                    d.insert(k.to_string(), v);
+                }
+            }
+            Value::Object(d)
+        });
+    prop_oneof![
+        9 => (delta, 0u64..2, any::<bool>()).prop_map(|(delta, i, finish)| {
+            json!({"id": "c1", "object": "chat.completion.chunk", "model": "m",
+                "choices": [{"index": i, "delta": delta,
+                             "finish_reason": if finish { json!("stop") } else { Value::Null }}]})
+            .to_string()
+        }),
+        1 => Just("[DONE]".to_string()),
+    ]
+}
+
+/// A fuzz of the chat stream relay, as of the Responses one below: any chunks, every delta field
+/// with any text, a whole secret anywhere in a delta: the secret never reaches the client, and
+/// the stream ends with `[DONE]` or an error chunk.
+#[test]
+fn chat_streams_of_any_shape_never_leak_a_whole_secret() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let s = rt.block_on(setup("", true));
+    let url = format!("{}/v1/chat/completions", s.base);
+    let config = ProptestConfig {
+        cases: 96,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(chunks in proptest::collection::vec(fuzz_chunk(), 1..10))| {
+        *s.mock.script.lock().unwrap() =
+            chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+        let (status, text) = rt.block_on(async {
+            let r = client()
+                .post(&url)
+                .json(&json!({"model": "scripted", "stream": true,
+                              "messages": [{"role": "user", "content": "hi"}]}))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        });
+        prop_assert_eq!(status, 200);
+        prop_assert!(!text.contains("ghp_"), "{}", text);
+        let last = text.lines().filter_map(|l| l.strip_prefix("data: ")).next_back();
+        let ended = last == Some("[DONE]")
+            || last
+                .and_then(|l| serde_json::from_str::<Value>(l).ok())
+                .is_some_and(|v| v["error"]["code"].is_string());
+        prop_assert!(ended, "{}", text);
+    });
 }
 
 const FUZZ_SECRET: &str = "ghp_R8x2kLm9Qw3Zt7Yb1Nc5Vd6Hf4Js0Ga2PeUq";

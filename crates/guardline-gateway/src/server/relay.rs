@@ -197,15 +197,17 @@ fn streamed_texts(endpoint: Endpoint, choice: &mut Value) -> Vec<(Part, &mut Str
                         .get("index")
                         .and_then(Value::as_u64)
                         .unwrap_or(k as u64);
-                    let (field, inner, part) = if call.contains_key("custom") {
-                        ("custom", "input", Part::CustomTool(at))
-                    } else {
-                        ("function", "arguments", Part::ToolCall(at))
-                    };
-                    if let Some(Value::String(t)) =
-                        call.get_mut(field).and_then(|f| f.get_mut(inner))
-                    {
-                        out.push((part, t));
+                    // A function's arguments, or a custom tool's input (both, from an upstream
+                    // that sends both: neither may pass unguarded).
+                    for (field, v) in call.iter_mut() {
+                        let (inner, part) = match field.as_str() {
+                            "function" => ("arguments", Part::ToolCall(at)),
+                            "custom" => ("input", Part::CustomTool(at)),
+                            _ => continue,
+                        };
+                        if let Some(Value::String(t)) = v.get_mut(inner) {
+                            out.push((part, t));
+                        }
                     }
                 }
             }
