@@ -254,6 +254,19 @@ fn streamed_in_delta(pointer: &str) -> bool {
     )
 }
 
+/// A delta with nothing but a role and the texts [`streamed_texts`] guards as strings (nearly
+/// every chunk): there is nothing else in it to check, and no walk to pay for.
+fn plain_delta(delta: &Value) -> bool {
+    delta.as_object().is_some_and(|m| {
+        m.iter().all(|(k, v)| {
+            matches!(
+                k.as_str(),
+                "role" | "content" | "refusal" | "reasoning_content" | "reasoning"
+            ) && (v.is_string() || v.is_null())
+        })
+    })
+}
+
 /// A choice that carries only `tail`, released late for `part` of choice `idx`.
 fn tail_choice(endpoint: Endpoint, idx: u64, part: Part, tail: String) -> Value {
     if endpoint != Endpoint::ChatCompletions {
@@ -355,7 +368,7 @@ impl Relay {
                     *text = r.text;
                 }
                 if endpoint == Endpoint::ChatCompletions && !blocked {
-                    if let Some(delta) = c.get_mut("delta") {
+                    if let Some(delta) = c.get_mut("delta").filter(|d| !plain_delta(d)) {
                         let mut others = Vec::new();
                         text_leaves(delta, &mut String::new(), 0, &mut |p| {
                             if !streamed_in_delta(p) {
