@@ -599,7 +599,22 @@ struct Setup {
     base: String,
     mock: Mock,
     ledger: Ledger,
+    /// The mock upstream's base URL (`…/v1`).
+    upstream: String,
     _dir: tempfile::TempDir,
+}
+
+/// The store `[vault]` in `config` names (Redis, or SQLite in `dir`), under the tests' key.
+fn vault_store(config: &str, dir: &std::path::Path) -> Option<VaultStore> {
+    let v = Config::from_toml(config, "test").unwrap().vault;
+    if !v.keep {
+        return None;
+    }
+    let (key, ttl) = (Key::derive(b"gateway test"), Duration::from_secs(86_400));
+    Some(match &v.redis {
+        Some(url) => VaultStore::redis(url, &key, ttl).unwrap(),
+        None => VaultStore::sqlite(&dir.join("vault.sqlite"), &key, ttl).unwrap(),
+    })
 }
 
 fn engine() -> Arc<Engine> {
@@ -676,22 +691,16 @@ async fn setup_full(
         policies,
     )
     .unwrap();
-    let gw = if Config::from_toml(config, "test").unwrap().vault.keep {
-        let store = VaultStore::sqlite(
-            &dir.path().join("vault.sqlite"),
-            &Key::derive(b"gateway test"),
-            Duration::from_secs(86_400),
-        )
-        .unwrap();
-        gw.keep_vaults(store)
-    } else {
-        gw
+    let gw = match vault_store(config, dir.path()) {
+        Some(store) => gw.keep_vaults(store),
+        None => gw,
     };
     let base = serve(guardline_gateway::router(Arc::new(gw))).await;
     Setup {
         base,
         mock,
         ledger,
+        upstream: upstream_url,
         _dir: dir,
     }
 }
@@ -3023,6 +3032,62 @@ fn test_redis() -> Option<String> {
         Ok(v) => Some(v),
         Err(_) => Some("redis://127.0.0.1:6379".into()),
     }
+}
+
+/// Two gateways keeping pseudonyms in one Redis (`[vault] redis`), under the same pseudonym key:
+/// a response made through one is continued, retrieved and listed through the other, restored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateways_sharing_a_vault_store_restore_each_others_responses() {
+    let Some(redis) = test_redis() else {
+        eprintln!("SKIPPED: GUARDLINE_TEST_REDIS=skip");
+        return;
+    };
+    let config = format!("[vault]\nkeep = true\nredis = \"{redis}\"\n");
+    let a = setup(&config, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let b = gateway(
+        &config,
+        &a.ledger,
+        Some(&a.upstream),
+        KeyStore::default(),
+        PolicySet::default(),
+    )
+    .unwrap()
+    .keep_vaults(vault_store(&config, dir.path()).unwrap());
+    let b = serve(guardline_gateway::router(Arc::new(b))).await;
+    let r = client()
+        .post(format!("{}/v1/responses", a.base))
+        .json(&json!({"model": "m", "input": format!("Call {PHONE} about {HKID}")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let want = format!("You said: Call {PHONE} about {HKID}");
+    let text_of = |v: &Value| v["output"][0]["content"][0]["text"].clone();
+    let continued: Value = client()
+        .post(format!("{b}/v1/responses"))
+        .json(&json!({"model": "m", "previous_response_id": "resp_1", "input": "Who?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&continued), json!(want), "{continued}");
+    let stored: Value = client()
+        .get(format!("{b}/v1/responses/resp_1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&stored), json!(want), "{stored}");
+    let seen = serde_json::to_string(&*a.mock.seen.lock().unwrap()).unwrap();
+    assert!(
+        !seen.contains("9123") && !seen.contains("A123456"),
+        "{seen}"
+    );
 }
 
 /// Two gateways with one key: counted in each process, the key gets its burst from each; counted
