@@ -354,7 +354,10 @@ impl Gateway {
             "labels": ["x-guardline-ai-generated", "x-guardline-request-id", "x-guardline-decision"],
             "policies": policies,
             "limits": self.limits.load().summary(),
-            "kept_pseudonyms": self.vaults.as_ref().map(VaultStore::shown),
+            "kept_pseudonyms": self.vaults.as_ref().map(|v| json!({
+                "store": v.shown(),
+                "keep_days": v.ttl().as_secs() / 86_400,
+            })),
             "version": env!("CARGO_PKG_VERSION"),
         });
         if self.heartbeat_secs > 0 {

@@ -141,6 +141,11 @@ impl VaultStore {
         &self.shown
     }
 
+    /// How long a scope's tokens are kept after it was last written.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// A scope's name in the store: a keyed hash of tenant, kind and id.
     fn scope_name(&self, tenant: &str, scope: Scope<'_>) -> String {
         let (kind, id) = match scope {

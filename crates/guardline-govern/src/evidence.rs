@@ -83,6 +83,9 @@ pub struct GatewayStart {
     pub last_seen: RecordRef,
     /// Why it no longer counts, when no gateway is running since.
     pub stopped: Option<Stop>,
+    /// `[vault] keep`: where pseudonymised values are kept between requests, and for how many
+    /// days (`{"store": …, "keep_days": …}`); none when nothing is kept.
+    pub kept_pseudonyms: Option<Value>,
 }
 
 /// How a gateway went out of service.
@@ -262,6 +265,7 @@ pub fn parse_gateway_start(r: &Record, b: &Value) -> Option<GatewayStart> {
             .filter(|&s| s > 0),
         last_seen: RecordRef::of(r),
         stopped: None,
+        kept_pseudonyms: b.get("kept_pseudonyms").filter(|v| v.is_object()).cloned(),
     })
 }
 

@@ -784,7 +784,23 @@ fn gateway(check: &str, a: &Assessment, ev: &EvidenceSet, catalog: &Catalog) -> 
         }
         "gateway.no_content_retained" => {
             match policy.get("retain_content").and_then(Value::as_bool) {
-                Some(false) => flag_piece(true, "no prompt or completion text is kept".into()),
+                Some(false) => {
+                    flag_piece(
+                        true,
+                        match &g.kept_pseudonyms {
+                            None => "no prompt or completion text is kept".into(),
+                            // Personal data at rest, encrypted and for a limited time: said, so that
+                            // the reader can weigh it.
+                            Some(k) => format!(
+                            "no prompt or completion text is kept; pseudonymised values are kept \
+                             encrypted for {} days to restore continued conversations \
+                             ([vault] keep, {})",
+                            k.get("keep_days").and_then(Value::as_u64).unwrap_or_default(),
+                            k.get("store").and_then(Value::as_str).unwrap_or("?")
+                        ),
+                        },
+                    )
+                }
                 Some(true) => flag_piece(
                     false,
                     "retain_content = true: raw content is kept in the ledger".into(),

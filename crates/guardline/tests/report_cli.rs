@@ -78,7 +78,8 @@ fn evidence(dir: &Path) -> PathBuf {
         vec![
             NewEvent::new(
                 "config_change",
-                json!({"change": "gateway_start", "access": "keys", "policies": {"default": default, "retail-bank": policy}}),
+                json!({"change": "gateway_start", "access": "keys", "policies": {"default": default, "retail-bank": policy},
+                       "kept_pseudonyms": {"store": "redis://vault.internal:6379/0", "keep_days": 30}}),
             ),
             NewEvent::new(
                 "exchange",
@@ -270,6 +271,19 @@ fn statuses_come_from_the_evidence_and_cite_the_ledger() {
         .find(|c| c["control"] == "PDP-01")
         .unwrap();
     assert_eq!(pdp01["evidence"][0]["ledger"]["seq"], 2);
+    // Values kept for restoration ([vault] keep) are said beside "no content kept".
+    let pdp03 = j["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["control"] == "PDP-03")
+        .unwrap()
+        .to_string();
+    assert!(
+        pdp03.contains("kept encrypted for 30 days")
+            && pdp03.contains("redis://vault.internal:6379/0"),
+        "{pdp03}"
+    );
     assert_eq!(
         pdp01["evidence"][0]["ledger"]["hash"]
             .as_str()

@@ -354,7 +354,7 @@ fn a_running_gateway_records_heartbeats() {
     let vault = dir.path().join("vault.sqlite");
     assert_eq!(
         start["kept_pseudonyms"],
-        json!(format!("sqlite:{}", vault.display()))
+        json!({"store": format!("sqlite:{}", vault.display()), "keep_days": 30})
     );
     #[cfg(unix)]
     {
