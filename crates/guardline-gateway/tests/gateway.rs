@@ -17,6 +17,7 @@ use guardline_gateway::vault_store::VaultStore;
 use guardline_gateway::{Gateway, Guard};
 use guardline_ledger::{Filter, Ledger, Location, Options};
 use guardline_policy::PolicySet;
+use proptest::strategy::Strategy;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -1236,6 +1237,29 @@ fn fuzz_chunk() -> impl proptest::strategy::Strategy<Value = String> {
 /// the stream ends with `[DONE]` or an error chunk.
 #[test]
 fn chat_streams_of_any_shape_never_leak_a_whole_secret() {
+    let body = json!({"model": "scripted", "stream": true,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    fuzz_stream(
+        "chat/completions",
+        body,
+        proptest::collection::vec(fuzz_chunk(), 1..10)
+            .prop_map(|chunks| chunks.iter().map(|c| format!("data: {c}\n\n")).collect()),
+        |last| {
+            last == "[DONE]"
+                || serde_json::from_str::<Value>(last).is_ok_and(|v| v["error"]["code"].is_string())
+        },
+    );
+}
+
+/// Streams what `script` makes through the gateway, as the `scripted` model's reply to `body`
+/// at `path`, for 96 cases: the whole secret never reaches the client, and `ended` holds for the
+/// stream's last data line.
+fn fuzz_stream(
+    path: &str,
+    body: Value,
+    script: impl proptest::strategy::Strategy<Value = Vec<String>>,
+    ended: fn(&str) -> bool,
+) {
     use proptest::prelude::*;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -1243,32 +1267,21 @@ fn chat_streams_of_any_shape_never_leak_a_whole_secret() {
         .build()
         .unwrap();
     let s = rt.block_on(setup("", true));
-    let url = format!("{}/v1/chat/completions", s.base);
+    let url = format!("{}/v1/{path}", s.base);
     let config = ProptestConfig {
         cases: 96,
         ..ProptestConfig::default()
     };
-    proptest!(config, |(chunks in proptest::collection::vec(fuzz_chunk(), 1..10))| {
-        *s.mock.script.lock().unwrap() =
-            chunks.iter().map(|c| format!("data: {c}\n\n")).collect();
+    proptest!(config, |(lines in script)| {
+        *s.mock.script.lock().unwrap() = lines;
         let (status, text) = rt.block_on(async {
-            let r = client()
-                .post(&url)
-                .json(&json!({"model": "scripted", "stream": true,
-                              "messages": [{"role": "user", "content": "hi"}]}))
-                .send()
-                .await
-                .unwrap();
+            let r = client().post(&url).json(&body).send().await.unwrap();
             (r.status(), r.text().await.unwrap())
         });
         prop_assert_eq!(status, 200);
         prop_assert!(!text.contains("ghp_"), "{}", text);
         let last = text.lines().filter_map(|l| l.strip_prefix("data: ")).next_back();
-        let ended = last == Some("[DONE]")
-            || last
-                .and_then(|l| serde_json::from_str::<Value>(l).ok())
-                .is_some_and(|v| v["error"]["code"].is_string());
-        prop_assert!(ended, "{}", text);
+        prop_assert!(last.is_some_and(ended), "{}", text);
     });
 }
 
@@ -1357,46 +1370,23 @@ fn fuzz_event() -> impl proptest::strategy::Strategy<Value = Value> {
 /// of the API, or its error event) and never carries the secret to the client.
 #[test]
 fn responses_streams_of_any_shape_never_leak_a_whole_secret() {
-    use proptest::prelude::*;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let s = rt.block_on(setup("", true));
-    let url = format!("{}/v1/responses", s.base);
-    let config = ProptestConfig {
-        cases: 96,
-        ..ProptestConfig::default()
-    };
-    proptest!(config, |(events in proptest::collection::vec(fuzz_event(), 1..10))| {
-        *s.mock.script.lock().unwrap() = events
-            .iter()
-            .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
-            .collect();
-        let (status, text) = rt.block_on(async {
-            let r = client()
-                .post(&url)
-                .json(&json!({"model": "scripted", "stream": true, "input": "hi"}))
-                .send()
-                .await
-                .unwrap();
-            (r.status(), r.text().await.unwrap())
-        });
-        prop_assert_eq!(status, 200);
-        prop_assert!(!text.contains("ghp_"), "{}", text);
-        let last: Value = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .next_back()
-            .and_then(|l| serde_json::from_str(l).ok())
-            .unwrap_or(Value::Null);
-        let end = last["type"].as_str().unwrap_or_default();
-        prop_assert!(
-            matches!(end, "response.completed" | "response.incomplete" | "error"),
-            "ended with {}: {}", last, text
-        );
-    });
+    fuzz_stream(
+        "responses",
+        json!({"model": "scripted", "stream": true, "input": "hi"}),
+        proptest::collection::vec(fuzz_event(), 1..10).prop_map(|events| {
+            events
+                .iter()
+                .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+                .collect()
+        }),
+        |last| {
+            let v: Value = serde_json::from_str(last).unwrap_or(Value::Null);
+            matches!(
+                v["type"].as_str(),
+                Some("response.completed" | "response.incomplete" | "error")
+            )
+        },
+    );
 }
 
 /// The Responses API, whole and streamed: instructions and input items are pseudonymised on
@@ -2591,6 +2581,14 @@ async fn kept_pseudonyms_restore_replies_that_continue_earlier_calls() {
         let url = |path: &str| format!("{}/v1/{path}", s.base);
         let post = |path: &str, body: Value| client().post(url(path)).json(&body).send();
         let get = |path: &str| client().get(url(path)).send();
+        let delete = |path: &str| {
+            let r = client().delete(url(path)).send();
+            async move { r.await.unwrap().status() }
+        };
+        let get_json = |path: &str| {
+            let r = get(path);
+            async move { r.await.unwrap().json::<Value>().await.unwrap() }
+        };
         let text_of = |v: &Value| {
             v["output"][0]["content"][0]["text"]
                 .as_str()
@@ -2627,14 +2625,9 @@ async fn kept_pseudonyms_restore_replies_that_continue_earlier_calls() {
         let r = post("responses", next.clone()).await.unwrap();
         assert_eq!(r.status(), 200);
         check(&text_of(&r.json().await.unwrap()), PHONE, "continued");
-        let stored: Value = get("responses/resp_1").await.unwrap().json().await.unwrap();
+        let stored: Value = get_json("responses/resp_1").await;
         check(&text_of(&stored), PHONE, "retrieved");
-        let items: Value = get("responses/resp_1/input_items")
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let items: Value = get_json("responses/resp_1/input_items").await;
         check(
             &items["data"][0]["content"][0]["text"].to_string(),
             PHONE,
@@ -2668,13 +2661,8 @@ async fn kept_pseudonyms_restore_replies_that_continue_earlier_calls() {
             sse_events(&text);
         }
         // Deleted through the gateway: its tokens are forgotten.
-        let r = client()
-            .delete(url("responses/resp_1"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let stored: Value = get("responses/resp_1").await.unwrap().json().await.unwrap();
+        assert_eq!(delete("responses/resp_1").await, 200);
+        let stored: Value = get_json("responses/resp_1").await;
         let text = text_of(&stored);
         assert!(
             text.contains("HK_PHONE_") && !text.contains("9123"),
@@ -2694,12 +2682,7 @@ async fn kept_pseudonyms_restore_replies_that_continue_earlier_calls() {
         .await
         .unwrap();
         assert_eq!(r.status(), 200);
-        let items: Value = get("conversations/conv_1/items")
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let items: Value = get_json("conversations/conv_1/items").await;
         let data = items["data"].as_array().unwrap();
         check(
             &data[0]["content"][0]["text"].to_string(),
@@ -2711,18 +2694,8 @@ async fn kept_pseudonyms_restore_replies_that_continue_earlier_calls() {
             HKID,
             "the call's input",
         );
-        let r = client()
-            .delete(url("conversations/conv_1"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let items: Value = get("conversations/conv_1/items")
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        assert_eq!(delete("conversations/conv_1").await, 200);
+        let items: Value = get_json("conversations/conv_1/items").await;
         assert!(
             items.to_string().contains("HK_PHONE_"),
             "forgotten: {items}"

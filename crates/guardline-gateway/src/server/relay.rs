@@ -431,15 +431,7 @@ impl Relay {
             .guard
             .response_at(&self.policy, v, fresh.clone(), &mut self.vault);
         if let Some(record) = self.record.as_mut() {
-            for f in &checked.findings {
-                *record
-                    .response_counts
-                    .entry(f.kind.to_string())
-                    .or_default() += 1;
-                if let Some(r) = &f.rule {
-                    record.response_rules.push(r.clone());
-                }
-            }
+            record.count_reply_findings(&checked.findings);
             record.decision = record.decision.max(checked.verdict.decision);
         }
         if checked.verdict.decision == Decision::Block {
@@ -595,19 +587,23 @@ impl Drop for Relay {
 /// Adds the reply's findings and decisions, choice by choice, to the record.
 fn fold_findings(record: &mut Record, guards: &BTreeMap<(u64, Part), StreamGuard>) {
     for g in guards.values() {
-        for f in &g.findings {
-            *record
-                .response_counts
-                .entry(f.kind.to_string())
-                .or_default() += 1;
-            if let Some(r) = &f.rule {
-                record.response_rules.push(r.clone());
-            }
-        }
+        record.count_reply_findings(&g.findings);
         record.decision = record.decision.max(g.decision());
     }
     record.response_rules.sort_unstable();
     record.response_rules.dedup();
+}
+
+impl Record {
+    /// Counts reply findings by kind, with the rules that decided them.
+    fn count_reply_findings(&mut self, found: &[crate::guard::Located]) {
+        for f in found {
+            *self.response_counts.entry(f.kind.to_string()).or_default() += 1;
+            if let Some(r) = &f.rule {
+                self.response_rules.push(r.clone());
+            }
+        }
+    }
 }
 
 /// Appends the exchange's record; `false` when the ledger refused it.
