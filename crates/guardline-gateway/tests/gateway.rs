@@ -1359,7 +1359,7 @@ fn fuzz_event() -> impl proptest::strategy::Strategy<Value = Value> {
             json!({"type": kind, "output_index": output, "content_index": j, "summary_index": j,
                 "annotation_index": 0, "item_id": "it_1", "delta": t[0], "text": t[1],
                 "arguments": t[2], "code": t[3], "message": t[4],
-                "part": {"type": "output_text", "text": t[5], "annotations": []},
+                "part": {"type": "output_text", "text": t[5], "annotations": [], "note": t[0]},
                 "annotation": {"type": "url_citation", "title": t[5], "url": "https://x"},
                 "item": item, "response": {"id": "resp_f", "output": outputs}})
         })

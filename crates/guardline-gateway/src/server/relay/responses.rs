@@ -10,10 +10,11 @@
 //!
 //! Texts that arrive only whole (what the built-in tools found or printed, an MCP call's output,
 //! a citation's title) are checked whole wherever they appear: in `response.output_item.added`
-//! and `….done`, `response.output_text.annotation.added`, the final response. An event of a type
-//! the relay does not know has each of its texts checked whole, so a new event type cannot carry
-//! text past the guard. Only encoded payloads (a generated image, audio) are not text (see
-//! [`crate::surfaces::text_leaves`]).
+//! and `….done`, `response.output_text.annotation.added`, the final response. So is every text
+//! an event carries outside the fields its type is handled for, and every text of an event of a
+//! type the relay does not know: neither a new event type nor an unexpected field can carry text
+//! past the guard. Only identifiers and encoded payloads (a generated image, audio) are not text
+//! (see [`crate::surfaces::text_leaves`]).
 
 use super::{End, Part, Relay};
 use crate::stream::StreamGuard;
@@ -195,7 +196,10 @@ impl Relay {
                         .and_then(Value::as_u64)
                         .unwrap_or(0);
                     match event.get_mut("part") {
-                        Some(part) => self.settle_field((output, Part::Summary(j)), part, "text"),
+                        Some(part) => {
+                            self.settle_field((output, Part::Summary(j)), part, "text")
+                                && self.check_others(output, &format!("/summary/{j}"), part)
+                        }
                         None => true,
                     }
                 }
@@ -213,10 +217,10 @@ impl Relay {
                 }
                 // Base64 audio, not text (and not checked below: see `handled`).
                 "response.audio.delta" => true,
-                // Announcements: their texts are empty in OpenAI's streams, and the real text
-                // follows in deltas and `….done` events, where it is checked. A text here would
-                // go out unchecked, so it is emptied.
-                // Texts that never come as deltas are checked whole here.
+                // Announcements: their streamed texts are empty in OpenAI's streams, and the real
+                // text follows in deltas and `….done` events, where it is checked; such a text
+                // here would go out unchecked, so it is emptied. Texts that never come as deltas
+                // are checked whole.
                 "response.output_item.added" => match event.get_mut("item") {
                     Some(item) => {
                         empty_streamed(item);
@@ -225,11 +229,12 @@ impl Relay {
                     None => true,
                 },
                 "response.content_part.added" | "response.reasoning_summary_part.added" => {
-                    let j = event
-                        .get("content_index")
-                        .or_else(|| event.get("summary_index"))
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
+                    let (list, index) = if kind == "response.content_part.added" {
+                        ("content", "content_index")
+                    } else {
+                        ("summary", "summary_index")
+                    };
+                    let j = event.get(index).and_then(Value::as_u64).unwrap_or(0);
                     match event.get_mut("part") {
                         Some(part) => {
                             for field in ["text", "refusal"] {
@@ -237,8 +242,7 @@ impl Relay {
                                     t.clear();
                                 }
                             }
-                            kind == "response.reasoning_summary_part.added"
-                                || self.check_others(output, &format!("/content/{j}"), part)
+                            self.check_others(output, &format!("/{list}/{j}"), part)
                         }
                         None => true,
                     }
