@@ -390,15 +390,8 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
         }
         Reply::Plain => None,
     };
-    if let Some(out) = &checked {
-        record.response_counts = out.counts();
-        record.response_rules = rules_of(out);
-        record.decision = record.decision.max(out.verdict.decision);
-    }
-    if record.decision == Decision::Block {
-        return refuse_reply(&gw, record, &policy, "what the upstream stored").await;
-    }
-    // The upstream has done it: keep a conversation's new tokens, forget a deleted object's.
+    // The upstream has done it, whatever is made of its reply: keep a conversation's new tokens,
+    // forget a deleted object's.
     let tenant = &caller.tenant;
     match (c.endpoint, c.operation, c.ids.first()) {
         (Endpoint::Conversations, "create", _) => {
@@ -420,6 +413,14 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
             gw.forget(tenant, Scope::Response(id)).await;
         }
         _ => {}
+    }
+    if let Some(out) = &checked {
+        record.response_counts = out.counts();
+        record.response_rules = rules_of(out);
+        record.decision = record.decision.max(out.verdict.decision);
+    }
+    if record.decision == Decision::Block {
+        return refuse_reply(&gw, record, &policy, "what the upstream stored").await;
     }
     // A response object is the model's output, as at creation; lists of items mix the caller's
     // input with earlier outputs, and are labelled as neither.
