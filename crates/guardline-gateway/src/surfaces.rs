@@ -1,7 +1,10 @@
 //! Where the text is in OpenAI-shaped bodies. Every string a model reads or writes is a surface:
 //! system, user, assistant and tool messages, content-part arrays, tool-call and function-call
-//! arguments, `prompt` strings and arrays, embedding inputs; and in replies, message content,
-//! refusals, tool-call arguments and completion text. Each surface is named by its JSON pointer.
+//! arguments, `prompt` strings and arrays, embedding inputs; and in replies, completion text and
+//! every text of a chat message or a Responses item. Where the shape is open (Responses items,
+//! whatever the built-in tools and providers put in them, a reply's message), every string is a
+//! surface unless its key marks it as an identifier or an encoded payload ([`text_leaves`]), so
+//! a new field is checked by default. Each surface is named by its JSON pointer.
 
 use serde_json::Value;
 
