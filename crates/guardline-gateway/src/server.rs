@@ -503,6 +503,12 @@ impl Gateway {
         Ok(caller)
     }
 
+    /// Where pseudonyms are kept between requests (`[vault] keep`), if anywhere: for the
+    /// start-up banner.
+    pub fn kept_pseudonyms(&self) -> Option<&str> {
+        self.vaults.as_ref().map(VaultStore::shown)
+    }
+
     /// For the start-up banner.
     pub fn upstream_summary(&self) -> String {
         let u = self.upstreams.load();

@@ -239,8 +239,11 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
         let addr = listener.local_addr()?;
         eprintln!(
             "guardline serve: listening on http://{addr}/v1 ({mode}) · policy {policy_name} · \
-             upstream {upstream} · ledger {}",
-            ledger.stats().await.map(|s| s.storage).unwrap_or_default()
+             upstream {upstream} · ledger {}{}",
+            ledger.stats().await.map(|s| s.storage).unwrap_or_default(),
+            gw.kept_pseudonyms()
+                .map(|k| format!(" · pseudonyms kept in {k}"))
+                .unwrap_or_default()
         );
         let gw = Arc::new(gw);
         #[cfg(unix)]
