@@ -13,6 +13,7 @@ pub mod keys;
 pub mod limits;
 pub mod rate;
 pub mod server;
+mod shared_redis;
 pub mod stream;
 pub mod surfaces;
 pub mod upstream;

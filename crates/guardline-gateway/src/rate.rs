@@ -7,15 +7,12 @@
 //! script, atomically, by the Redis server's clock, so the gateways' clocks do not matter.
 //! When Redis does not answer, requests are refused (fail closed), never waved through.
 
+use crate::shared_redis::{SharedRedis, TIMEOUT as SHARED_TIMEOUT};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 type Local = governor::DefaultKeyedRateLimiter<String>;
-
-/// How long one decision may take before the request is refused.
-const SHARED_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// GCRA. KEYS[1]: the key's counter; ARGV[1]: the emission interval (µs); ARGV[2]: the burst
 /// tolerance (µs, the interval times `burst - 1`). Returns 0 when the request is admitted, or
@@ -57,10 +54,7 @@ enum Kind {
 }
 
 struct Shared {
-    client: redis::Client,
-    /// `host:port` (never the password), for messages and records.
-    shown: String,
-    conn: OnceCell<redis::aio::ConnectionManager>,
+    redis: SharedRedis,
     script: redis::Script,
     /// Emission interval and burst tolerance, in µs.
     interval_us: u64,
@@ -83,17 +77,12 @@ impl RateLimiter {
     /// The same, counted in the Redis at `url` (`redis://[user:password@]host[:port][/db]`).
     /// Nothing connects until the first request.
     pub fn shared(url: &str, rate: NonZeroU32, burst: NonZeroU32) -> Result<RateLimiter, String> {
-        let client = redis::Client::open(url)
-            .map_err(|e| format!("rate_limit_redis `{}`: {e}", redact_url(url)))?;
-        let info = client.get_connection_info();
-        let shown = format!("redis://{}/{}", info.addr, info.redis.db);
+        let redis = SharedRedis::open(url, "rate_limit_redis")?;
         let interval_us = 1_000_000 / u64::from(rate.get());
         Ok(RateLimiter {
             quota: (rate.get(), burst.get()),
             kind: Kind::Shared(Shared {
-                client,
-                shown,
-                conn: OnceCell::new(),
+                redis,
                 script: redis::Script::new(GCRA),
                 interval_us,
                 tolerance_us: interval_us * u64::from(burst.get() - 1),
@@ -106,7 +95,7 @@ impl RateLimiter {
     pub fn store(&self) -> &str {
         match &self.kind {
             Kind::Local(_) => "local",
-            Kind::Shared(s) => &s.shown,
+            Kind::Shared(s) => s.redis.shown(),
         }
     }
 
@@ -116,14 +105,14 @@ impl RateLimiter {
             return Ok(());
         };
         let pinged = tokio::time::timeout(SHARED_TIMEOUT, async {
-            let mut conn = s.connection().await?;
+            let mut conn = s.redis.connection().await?;
             redis::cmd("PING").query_async::<String>(&mut conn).await
         })
         .await;
         match pinged {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("{}: {e}", s.shown)),
-            Err(_) => Err(format!("{}: no answer", s.shown)),
+            Ok(Err(e)) => Err(format!("{}: {e}", s.redis.shown())),
+            Err(_) => Err(format!("{}: no answer", s.redis.shown())),
         }
     }
 
@@ -144,28 +133,12 @@ impl RateLimiter {
 }
 
 impl Shared {
-    /// The connection, made on first use (and again after a failed first attempt).
-    async fn connection(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
-        let conn = self
-            .conn
-            .get_or_try_init(|| {
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(SHARED_TIMEOUT)
-                    .set_response_timeout(SHARED_TIMEOUT)
-                    .set_number_of_retries(1)
-                    .set_max_delay(200);
-                redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
-            })
-            .await?;
-        Ok(conn.clone())
-    }
-
     async fn check(&self, key: &str, (rate, burst): (u32, u32)) -> Verdict {
         // The quota is part of the name: a new quota starts every key afresh, as it does locally,
         // and gateways briefly on different quotas during a rolling reload do not mix counts.
         let name = format!("guardline:rate:{rate}:{burst}:{key}");
         let decided = tokio::time::timeout(SHARED_TIMEOUT, async {
-            let mut conn = self.connection().await?;
+            let mut conn = self.redis.connection().await?;
             self.script
                 .key(&name)
                 .arg(self.interval_us)
@@ -188,28 +161,18 @@ impl Shared {
         match outcome {
             Ok(v) => {
                 if self.down.swap(false, Ordering::Relaxed) {
-                    tracing::info!(redis = %self.shown, "the shared rate limiter answers again");
+                    tracing::info!(redis = %self.redis.shown(), "the shared rate limiter answers again");
                 }
                 v
             }
             Err(e) => {
                 if !self.down.swap(true, Ordering::Relaxed) {
-                    tracing::error!(redis = %self.shown, error = %e,
+                    tracing::error!(redis = %self.redis.shown(), error = %e,
                         "the shared rate limiter does not answer: requests are refused until it does");
                 }
-                Verdict::Unavailable(format!("{}: {e}", self.shown))
+                Verdict::Unavailable(format!("{}: {e}", self.redis.shown()))
             }
         }
-    }
-}
-
-/// `url` with any password replaced, for messages.
-pub(crate) fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_string(),
     }
 }
 
@@ -219,11 +182,6 @@ mod tests {
 
     #[test]
     fn urls_are_shown_without_passwords() {
-        assert_eq!(
-            redact_url("redis://user:secret@cache:6380/2"),
-            "redis://***@cache:6380/2"
-        );
-        assert_eq!(redact_url("redis://cache"), "redis://cache");
         let one = NonZeroU32::new(1).unwrap();
         let l = RateLimiter::shared("redis://:pw@10.0.0.5:6380/3", one, one).unwrap();
         assert_eq!(l.store(), "redis://10.0.0.5:6380/3");

@@ -27,10 +27,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::OnceCell;
 
-/// How long one store operation may take.
-const TIMEOUT: Duration = Duration::from_millis(1000);
+use crate::shared_redis::{SharedRedis, TIMEOUT};
 
 /// At most this many tokens are restored for one scope (a bound on what one lookup costs).
 pub const MAX_TOKENS: usize = 10_000;
@@ -60,10 +58,7 @@ enum Backend {
         /// When expired entries were last purged (seconds since the epoch).
         purged: AtomicU64,
     },
-    Redis {
-        client: redis::Client,
-        conn: OnceCell<redis::aio::ConnectionManager>,
-    },
+    Redis(SharedRedis),
 }
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS kept_tokens (
@@ -125,15 +120,9 @@ impl VaultStore {
     /// The store in the Redis at `url`, shared by every gateway that names it (and has the same
     /// pseudonym key). Nothing connects until it is first used.
     pub fn redis(url: &str, key: &Key, ttl: Duration) -> Result<VaultStore, String> {
-        let client = redis::Client::open(url)
-            .map_err(|e| format!("[vault] redis `{}`: {e}", crate::rate::redact_url(url)))?;
-        let info = client.get_connection_info();
-        let shown = format!("redis://{}/{}", info.addr, info.redis.db);
-        let backend = Backend::Redis {
-            client,
-            conn: OnceCell::new(),
-        };
-        Ok(VaultStore::with(backend, key, ttl, shown))
+        let redis = SharedRedis::open(url, "[vault] redis")?;
+        let shown = redis.shown().to_string();
+        Ok(VaultStore::with(Backend::Redis(redis), key, ttl, shown))
     }
 
     /// Where the tokens are kept, without credentials.
@@ -251,7 +240,7 @@ impl VaultStore {
                 })
                 .await
             }
-            Backend::Redis { .. } => {
+            Backend::Redis(_) => {
                 let key = format!("guardline:vault:{name}");
                 let mut pipe = redis::pipe();
                 pipe.atomic();
@@ -298,7 +287,7 @@ impl VaultStore {
                 })
                 .await?
             }
-            Backend::Redis { .. } => {
+            Backend::Redis(_) => {
                 let key = format!("guardline:vault:{name}");
                 let mut conn = self.connection().await?;
                 let all: Vec<(String, Vec<u8>)> = timed(
@@ -340,7 +329,7 @@ impl VaultStore {
                 })
                 .await
             }
-            Backend::Redis { .. } => {
+            Backend::Redis(_) => {
                 let mut conn = self.connection().await?;
                 timed(
                     redis::cmd("DEL")
@@ -353,17 +342,13 @@ impl VaultStore {
     }
 
     async fn connection(&self) -> Result<redis::aio::ConnectionManager, String> {
-        let Backend::Redis { client, conn } = &self.backend else {
+        let Backend::Redis(redis) = &self.backend else {
             return Err("not a Redis store".into());
         };
-        let c = tokio::time::timeout(
-            TIMEOUT,
-            conn.get_or_try_init(|| redis::aio::ConnectionManager::new(client.clone())),
-        )
-        .await
-        .map_err(|_| format!("{}: no answer within {TIMEOUT:?}", self.shown))?
-        .map_err(|e| format!("{}: {e}", self.shown))?;
-        Ok(c.clone())
+        tokio::time::timeout(TIMEOUT, redis.connection())
+            .await
+            .map_err(|_| format!("{}: no answer within {TIMEOUT:?}", self.shown))?
+            .map_err(|e| format!("{}: {e}", self.shown))
     }
 }
 
