@@ -205,16 +205,14 @@ impl VaultStore {
             rows.push((token.to_string(), kind.as_str().to_string(), sealed));
         }
         match &self.backend {
-            Backend::Sqlite { conn, purged } => {
-                let conn = conn.clone();
-                let expires = now_secs() + self.ttl.as_secs();
+            Backend::Sqlite { purged, .. } => {
+                let now = now_secs();
+                let expires = now + self.ttl.as_secs();
                 let purge = {
-                    let now = now_secs();
                     let last = purged.load(Ordering::Relaxed);
                     now >= last + 60 && purged.swap(now, Ordering::Relaxed) == last
                 };
-                blocking(move || {
-                    let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
+                self.on_sqlite(move |c| {
                     let tx = c.transaction()?;
                     {
                         let mut put = tx.prepare_cached(
@@ -230,10 +228,7 @@ impl VaultStore {
                             rusqlite::params![name, expires],
                         )?;
                         if purge {
-                            tx.execute(
-                                "DELETE FROM kept_tokens WHERE expires <= ?1",
-                                [now_secs()],
-                            )?;
+                            tx.execute("DELETE FROM kept_tokens WHERE expires <= ?1", [now])?;
                         }
                     }
                     tx.commit()
@@ -241,7 +236,7 @@ impl VaultStore {
                 .await
             }
             Backend::Redis(_) => {
-                let key = format!("guardline:vault:{name}");
+                let key = redis_key(&name);
                 let mut pipe = redis::pipe();
                 pipe.atomic();
                 for (token, kind, sealed) in &rows {
@@ -270,11 +265,9 @@ impl VaultStore {
     ) -> Result<usize, String> {
         let name = self.scope_name(tenant, scope);
         let rows: Vec<(String, String, Vec<u8>)> = match &self.backend {
-            Backend::Sqlite { conn, .. } => {
-                let conn = conn.clone();
+            Backend::Sqlite { .. } => {
                 let scope = name.clone();
-                blocking(move || {
-                    let c = conn.lock().unwrap_or_else(|p| p.into_inner());
+                self.on_sqlite(move |c| {
                     let mut st = c.prepare_cached(
                         "SELECT token, kind, sealed FROM kept_tokens
                          WHERE scope = ?1 AND expires > ?2 LIMIT ?3",
@@ -288,11 +281,10 @@ impl VaultStore {
                 .await?
             }
             Backend::Redis(_) => {
-                let key = format!("guardline:vault:{name}");
                 let mut conn = self.connection().await?;
                 let all: Vec<(String, Vec<u8>)> = timed(
                     redis::cmd("HGETALL")
-                        .arg(&key)
+                        .arg(redis_key(&name))
                         .query_async::<Vec<(String, Vec<u8>)>>(&mut conn),
                 )
                 .await?;
@@ -320,10 +312,8 @@ impl VaultStore {
     pub async fn forget(&self, tenant: &str, scope: Scope<'_>) -> Result<(), String> {
         let name = self.scope_name(tenant, scope);
         match &self.backend {
-            Backend::Sqlite { conn, .. } => {
-                let conn = conn.clone();
-                blocking(move || {
-                    let c = conn.lock().unwrap_or_else(|p| p.into_inner());
+            Backend::Sqlite { .. } => {
+                self.on_sqlite(move |c| {
                     c.execute("DELETE FROM kept_tokens WHERE scope = ?1", [name])
                         .map(|_| ())
                 })
@@ -333,12 +323,31 @@ impl VaultStore {
                 let mut conn = self.connection().await?;
                 timed(
                     redis::cmd("DEL")
-                        .arg(format!("guardline:vault:{name}"))
+                        .arg(redis_key(&name))
                         .query_async::<()>(&mut conn),
                 )
                 .await
             }
         }
+    }
+
+    /// Runs `f` on the SQLite connection, on a blocking thread.
+    async fn on_sqlite<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, String> {
+        let Backend::Sqlite { conn, .. } = &self.backend else {
+            return Err("not a SQLite store".into());
+        };
+        let conn = conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic mid-transaction rolled it back, so the connection is still sound.
+            let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| format!("the vault store failed: {e}"))?
+        .map_err(|e| format!("the vault store: {e}"))
     }
 
     async fn connection(&self) -> Result<redis::aio::ConnectionManager, String> {
@@ -352,14 +361,9 @@ impl VaultStore {
     }
 }
 
-/// Runs a SQLite operation on a blocking thread.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, rusqlite::Error> + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| format!("the vault store failed: {e}"))?
-        .map_err(|e| format!("the vault store: {e}"))
+/// A scope's hash in Redis.
+fn redis_key(scope_name: &str) -> String {
+    format!("guardline:vault:{scope_name}")
 }
 
 async fn timed<T>(
