@@ -1033,7 +1033,7 @@ async fn exchange(
         .await
     {
         Ok(r) => r,
-        Err(f) => return upstream_failure(&gw, record, &request_id, f.status(), f.message()).await,
+        Err(f) => return upstream_failure(&gw, record, f.status(), f.message()).await,
     };
     record.upstream_time = Some(t0.elapsed());
     let status = resp.status;
@@ -1050,19 +1050,12 @@ async fn exchange(
 
     let bytes = match resp.bytes().await {
         Ok(b) => b,
-        Err(f) => return upstream_failure(&gw, record, &request_id, f.status(), f.message()).await,
+        Err(f) => return upstream_failure(&gw, record, f.status(), f.message()).await,
     };
     let mut reply: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(_) => {
-            return upstream_failure(
-                &gw,
-                record,
-                &request_id,
-                502,
-                "the upstream reply is not JSON",
-            )
-            .await
+            return upstream_failure(&gw, record, 502, "the upstream reply is not JSON").await
         }
     };
     let out = gw.guard.response(&policy, endpoint, &mut reply, &mut vault);
@@ -1157,7 +1150,6 @@ async fn refuse_blocked(
     checked: Checked,
     policy: &Policy,
 ) -> Response {
-    let request_id = record.request_id.clone();
     let rules = checked.verdict.blocking_rules().join(", ");
     let mut kinds: Vec<String> = checked
         .findings
@@ -1166,71 +1158,77 @@ async fn refuse_blocked(
         .map(|f| f.kind.to_string())
         .collect();
     kinds.dedup();
-    record.status = 403;
+    let message = format!(
+        "blocked by policy {}: rule {rules} ({}); request {}",
+        policy.name,
+        kinds.join(", "),
+        record.request_id
+    );
+    record.decision = Decision::Block;
     record.request = Some(checked);
-    if let Err(r) = commit(gw, &record, &request_id).await {
+    recorded_error(
+        gw,
+        record,
+        StatusCode::FORBIDDEN,
+        "blocked_by_policy",
+        "guardline_policy",
+        &message,
+    )
+    .await
+}
+
+/// Records the call with `status`, and answers that OpenAI-shaped error, labelled with the
+/// record's decision (or the ledger's own error, if the record could not be written).
+async fn recorded_error(
+    gw: &Gateway,
+    mut record: Record,
+    status: StatusCode,
+    code: &str,
+    kind: &str,
+    message: &str,
+) -> Response {
+    record.status = status.as_u16();
+    if let Err(r) = commit(gw, &record, &record.request_id).await {
         return r;
     }
     label(
-        error(
-            StatusCode::FORBIDDEN,
-            "blocked_by_policy",
-            "guardline_policy",
-            &format!(
-                "blocked by policy {}: rule {rules} ({}); request {request_id}",
-                policy.name,
-                kinds.join(", ")
-            ),
-        ),
-        &request_id,
-        Decision::Block,
+        error(status, code, kind, message),
+        &record.request_id,
+        record.decision,
         false,
     )
 }
 
 /// Records a call that found no upstream to go to, and answers 503 with `message`.
 async fn no_upstream(gw: &Gateway, mut record: Record, message: &str) -> Response {
-    let request_id = record.request_id.clone();
-    record.status = 503;
     record.note = Some("no upstream configured".into());
-    if let Err(r) = commit(gw, &record, &request_id).await {
-        return r;
-    }
-    let decision = record.decision;
-    label(
-        error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_upstream",
-            "server_error",
-            message,
-        ),
-        &request_id,
-        decision,
-        false,
+    recorded_error(
+        gw,
+        record,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no_upstream",
+        "server_error",
+        message,
     )
+    .await
 }
 
 /// Records a reply the policy blocked, and answers 403: the client gets none of `what`.
 async fn refuse_reply(gw: &Gateway, mut record: Record, policy: &Policy, what: &str) -> Response {
-    let request_id = record.request_id.clone();
-    record.status = 403;
-    if let Err(r) = commit(gw, &record, &request_id).await {
-        return r;
-    }
-    label(
-        error(
-            StatusCode::FORBIDDEN,
-            "reply_blocked_by_policy",
-            "guardline_policy",
-            &format!(
-                "{what} was blocked by policy {}; request {request_id}",
-                policy.name
-            ),
-        ),
-        &request_id,
-        Decision::Block,
-        false,
+    let message = format!(
+        "{what} was blocked by policy {}; request {}",
+        policy.name, record.request_id
+    );
+    record.decision = Decision::Block;
+    recorded_error(
+        gw,
+        record,
+        StatusCode::FORBIDDEN,
+        "reply_blocked_by_policy",
+        "guardline_policy",
+        &message,
     )
+    .await
 }
 
 fn rules_of(c: &Checked) -> Vec<String> {
@@ -1314,38 +1312,21 @@ async fn commit(gw: &Gateway, record: &Record, request_id: &str) -> Result<(), R
     }
 }
 
-async fn upstream_failure(
-    gw: &Gateway,
-    mut record: Record,
-    request_id: &str,
-    status: u16,
-    what: &str,
-) -> Response {
+async fn upstream_failure(gw: &Gateway, mut record: Record, status: u16, what: &str) -> Response {
     gw.metrics.upstream_errors.inc();
-    record.status = status;
     record.note = Some(what.to_string());
-    if let Err(r) = commit(gw, &record, request_id).await {
-        return r;
-    }
+    let message = format!(
+        "{what} ({}); request {}",
+        record.upstream.as_deref().unwrap_or("?"),
+        record.request_id
+    );
     let code = if status == 504 {
         "upstream_timeout"
     } else {
         "upstream_error"
     };
-    label(
-        error(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-            code,
-            "upstream_error",
-            &format!(
-                "{what} ({}); request {request_id}",
-                record.upstream.as_deref().unwrap_or("?")
-            ),
-        ),
-        request_id,
-        record.decision,
-        false,
-    )
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    recorded_error(gw, record, status, code, "upstream_error", &message).await
 }
 
 async fn models(State(gw): State<Arc<Gateway>>, headers: HeaderMap) -> Response {

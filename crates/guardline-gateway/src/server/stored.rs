@@ -338,7 +338,7 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
         .await
     {
         Ok(r) => r,
-        Err(f) => return upstream_failure(&gw, record, &request_id, f.status(), f.message()).await,
+        Err(f) => return upstream_failure(&gw, record, f.status(), f.message()).await,
     };
     record.upstream_time = Some(t0.elapsed());
     if !resp.status.is_success() {
@@ -350,17 +350,10 @@ async fn call(gw: Arc<Gateway>, c: Call, headers: HeaderMap) -> Response {
     drop(permit);
     let bytes = match resp.bytes().await {
         Ok(b) => b,
-        Err(f) => return upstream_failure(&gw, record, &request_id, f.status(), f.message()).await,
+        Err(f) => return upstream_failure(&gw, record, f.status(), f.message()).await,
     };
     let Ok(mut reply) = serde_json::from_slice::<Value>(&bytes) else {
-        return upstream_failure(
-            &gw,
-            record,
-            &request_id,
-            502,
-            "the upstream reply is not JSON",
-        )
-        .await;
+        return upstream_failure(&gw, record, 502, "the upstream reply is not JSON").await;
     };
     if let Some(m) = reply.get("model").and_then(Value::as_str) {
         record.model = m.to_string();
