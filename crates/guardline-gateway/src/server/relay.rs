@@ -409,16 +409,18 @@ impl Relay {
     /// same place, as the same upstream copy, goes out as it did then and is not counted again.
     /// `false` when the policy blocked.
     fn check_whole(&mut self, at: u64, prefix: &str, v: &mut Value, pointers: Vec<String>) -> bool {
+        // The fresh texts: their pointers, and their cache keys with the upstream's copy.
         let mut fresh = Vec::new();
-        let mut raws = Vec::new();
+        let mut keys = Vec::new();
         for p in pointers {
             let Some(Value::String(raw)) = lookup_mut(v, &p) else {
                 continue;
             };
-            match self.whole.get(&(at, format!("{prefix}{p}"))) {
+            let key = (at, format!("{prefix}{p}"));
+            match self.whole.get(&key) {
                 Some((seen, out)) if seen == raw => *raw = out.clone(),
                 _ => {
-                    raws.push(raw.clone());
+                    keys.push((key, raw.clone()));
                     fresh.push(p);
                 }
             }
@@ -437,12 +439,12 @@ impl Relay {
         if checked.verdict.decision == Decision::Block {
             return false;
         }
-        for (p, raw) in fresh.into_iter().zip(raws) {
-            let out = lookup(v, &p)
+        for (p, (key, raw)) in fresh.iter().zip(keys) {
+            let out = lookup(v, p)
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            self.whole.insert((at, format!("{prefix}{p}")), (raw, out));
+            self.whole.insert(key, (raw, out));
         }
         true
     }
