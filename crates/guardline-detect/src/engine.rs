@@ -1084,7 +1084,7 @@ impl Engine {
     }
 
     fn letter_id(&self, cand: &[u8], s: usize, ri: usize, hits: &mut Vec<Hit>) {
-        let letters = cand.iter().take_while(|b| b.is_ascii_uppercase()).count();
+        let letters = cand.iter().take_while(|b| b.is_ascii_alphabetic()).count();
         let rest = &cand[letters..];
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
         let prefix = &cand[..letters];
@@ -1092,11 +1092,15 @@ impl Engine {
         let tail = &rest[digits..];
         let bracket_check = tail
             .iter()
-            .find(|b| b.is_ascii_digit() || **b == b'A')
-            .copied()
+            .find(|b| b.is_ascii_digit() || matches!(b, b'A' | b'a'))
+            .map(u8::to_ascii_uppercase)
             .filter(|_| matches!(tail.first(), Some(b' ' | b'(' | b'[')))
             .filter(|_| tail.iter().any(|b| matches!(b, b'(' | b'[')));
         let e = s + cand.len();
+        if prefix.iter().any(u8::is_ascii_lowercase) {
+            self.typed_hkid(prefix, body, tail, bracket_check, s, e, ri, hits);
+            return;
+        }
         if let Some(c) = bracket_check {
             if digits == 6 && validate::hkid_check_char(prefix, body) == Some(c) {
                 self.push(hits, self.k.hk_id, s, e, 0.97, ri);
@@ -1133,6 +1137,36 @@ impl Engine {
             self.push(hits, self.k.hk_passport, s, e, 0.45, ri);
         } else if (6..=9).contains(&digits) {
             self.push(hits, self.k.passport, s, e, 0.25, ri);
+        }
+    }
+
+    /// An HKID typed in lower case (`a123456(3)`, `my hkid is a1234563`): printed cards are in
+    /// capitals, but people type them in chat. Only the HKID reading is offered (passports are
+    /// not typed this way often enough to be worth the noise). With brackets and a valid check
+    /// character the shape is strong; without, a letter and seven digits pass the check one time
+    /// in eleven (order and ticket numbers, user names), so the score stays under the reporting
+    /// threshold (0.5) unless an HKID cue is near: `boost_by` 0.05 in lexicons/context.toml.
+    #[allow(clippy::too_many_arguments)]
+    fn typed_hkid(
+        &self,
+        prefix: &[u8],
+        body: &[u8],
+        tail: &[u8],
+        bracket_check: Option<u8>,
+        s: usize,
+        e: usize,
+        ri: usize,
+        hits: &mut Vec<Hit>,
+    ) {
+        let prefix = prefix.to_ascii_uppercase();
+        let (six, check, score) = match (bracket_check, body.len(), tail) {
+            (Some(c), 6, _) => (body, c, 0.9),
+            (None, 7, []) => (&body[..6], body[6], 0.46),
+            (None, 6, [b'A' | b'a']) => (body, b'A', 0.46),
+            _ => return,
+        };
+        if validate::hkid_check_char(&prefix, six) == Some(check) {
+            self.push(hits, self.k.hk_id, s, e, score, ri);
         }
     }
 
@@ -1789,6 +1823,29 @@ mod tests {
                 pair("hk_phone", "852-7001-8850")
             ]
         );
+    }
+
+    #[test]
+    fn hkids_typed_in_lower_case() {
+        // Bracketed with a valid check character: reported on its own.
+        assert_eq!(found("a123456(3)"), [pair("hk_id", "a123456(3)")]);
+        assert_eq!(
+            found("my id: ab987654 (3)"),
+            [pair("hk_id", "ab987654 (3)")]
+        );
+        assert_eq!(
+            found("身份證 ａ１２３４５６（３）"),
+            [pair("hk_id", "ａ１２３４５６（３）")]
+        );
+        // A wrong check character is not an HKID.
+        assert!(found("a123456(4)").is_empty());
+        // Unbracketed: only next to an HKID cue (one such run in eleven passes the check).
+        assert_eq!(found("my hkid is a1234563"), [pair("hk_id", "a1234563")]);
+        assert_eq!(found("身份證號碼：e3649125"), [pair("hk_id", "e3649125")]);
+        assert!(found("user a1234563 logged in").is_empty());
+        assert!(found("my hkid is a1234564").is_empty());
+        // Lower case stays an HKID reading only: no passport from `k12345678`.
+        assert!(found("passport k12345678").is_empty());
     }
 
     #[test]

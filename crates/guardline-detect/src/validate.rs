@@ -30,8 +30,9 @@ pub fn hkid_check_char(prefix: &[u8], digits: &[u8]) -> Option<u8> {
     })
 }
 
-/// `A123456(3)`, `AB9876543`, `a123456 (3)`: letters, six digits, a check character with or
-/// without brackets. Upper case only: HKIDs are printed in capitals.
+/// `A123456(3)`, `AB9876543`, `A123456 (3)`: letters, six digits, a check character with or
+/// without brackets. Upper case only: HKIDs are printed in capitals (the engine upper-cases a
+/// typed `a123456(3)` before it asks `hkid_check_char`).
 pub fn is_valid_hkid(s: &str) -> bool {
     let compact: Vec<u8> = s
         .bytes()
