@@ -2,6 +2,7 @@
 //! finding a continued response's (one read), in SQLite and, when one answers, Redis
 //! (`GUARDLINE_TEST_REDIS`, default 127.0.0.1:6379; `skip` skips it). The baseline in the same
 //! run is restoring the same tokens from the request's own vault, which every call does anyway.
+//! Then what an erasure request (`guardline vault forget`) costs in a store of 10,000 responses.
 //!
 //! `cargo bench -p guardline-gateway --bench vault_store`
 
@@ -74,6 +75,33 @@ fn bench(c: &mut Criterion) {
                     later.restore_str(&text)
                 })
             },
+        );
+    }
+    g.finish();
+
+    // An erasure request (`guardline vault forget`) finds a value's token in every scope: a scan
+    // of the whole store. Each store is filled with SCOPES responses of 3 tokens (other values),
+    // and the erased token is absent, so every iteration scans the same store.
+    const SCOPES: usize = 10_000;
+    let mut g = c.benchmark_group("vault_store_erase");
+    g.sample_size(10);
+    for (name, store) in &stores {
+        for n in 0..SCOPES {
+            let mut other = Vault::new();
+            other.token(&key, &Kind::new("hk_id"), format!("Z{n:06}").as_bytes());
+            other.token(&key, &Kind::new("hk_phone"), format!("9{n:07}").as_bytes());
+            other.token(
+                &key,
+                &Kind::new("email"),
+                format!("p{n}@example.com").as_bytes(),
+            );
+            rt.block_on(store.keep("bench", Scope::Response(&format!("fill_{n}")), &other))
+                .unwrap();
+        }
+        let absent = vec!["HK_ID_0000000000".to_string()];
+        g.bench_function(
+            format!("{name}: erase one value from {SCOPES} responses (30,000+ entries)"),
+            |b| b.iter(|| rt.block_on(store.erase(&absent)).unwrap()),
         );
     }
     g.finish();

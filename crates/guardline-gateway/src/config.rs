@@ -433,7 +433,8 @@ rate_limit_burst = 0        # default: the rate
 # previous_response_id and conversations, stored responses retrieved later) would get tokens
 # back for values sent in earlier calls. keep = true keeps each stored response's and
 # conversation's tokens, their values encrypted (AES-256-GCM), per tenant, so those come back
-# restored too; deleting the response or conversation through the gateway deletes them.
+# restored too; deleting the response or conversation through the gateway deletes them, and
+# `guardline vault forget VALUE` erases one person's values everywhere (an erasure request).
 # Off by default: it keeps personal data at rest, in vault.sqlite in the data directory.
 # keep = false
 # keep_days = 30              # after the response or conversation was last written

@@ -331,6 +331,66 @@ impl VaultStore {
         }
     }
 
+    /// Deletes every kept entry that holds one of `tokens`, in every scope of every tenant: a
+    /// data subject's request to erase a value (`guardline vault forget`). Returns how many
+    /// entries went. In SQLite the freed pages are overwritten and the WAL is truncated, so the
+    /// sealed value is not left behind in the file either.
+    pub async fn erase(&self, tokens: &[String]) -> Result<u64, String> {
+        if tokens.is_empty() {
+            return Ok(0);
+        }
+        match &self.backend {
+            Backend::Sqlite { .. } => {
+                let tokens = tokens.to_vec();
+                self.on_sqlite(move |c| {
+                    c.pragma_update(None, "secure_delete", "ON")?;
+                    let tx = c.transaction()?;
+                    let mut n = 0u64;
+                    {
+                        let mut del =
+                            tx.prepare_cached("DELETE FROM kept_tokens WHERE token = ?1")?;
+                        for t in &tokens {
+                            n += del.execute([t])? as u64;
+                        }
+                    }
+                    tx.commit()?;
+                    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                    Ok(n)
+                })
+                .await
+            }
+            Backend::Redis(_) => {
+                let mut conn = self.connection().await?;
+                let pattern = format!("{REDIS_PREFIX}*");
+                let (mut cursor, mut n) = (0u64, 0u64);
+                loop {
+                    let (next, keys): (u64, Vec<String>) = timed(
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(&pattern)
+                            .arg("COUNT")
+                            .arg(1000)
+                            .query_async(&mut conn),
+                    )
+                    .await?;
+                    if !keys.is_empty() {
+                        let mut pipe = redis::pipe();
+                        for k in &keys {
+                            pipe.cmd("HDEL").arg(k).arg(tokens);
+                        }
+                        let gone: Vec<u64> = timed(pipe.query_async(&mut conn)).await?;
+                        n += gone.iter().sum::<u64>();
+                    }
+                    if next == 0 {
+                        return Ok(n);
+                    }
+                    cursor = next;
+                }
+            }
+        }
+    }
+
     /// Runs `f` on the SQLite connection, on a blocking thread.
     async fn on_sqlite<T: Send + 'static>(
         &self,
@@ -363,8 +423,10 @@ impl VaultStore {
 
 /// A scope's hash in Redis.
 fn redis_key(scope_name: &str) -> String {
-    format!("guardline:vault:{scope_name}")
+    format!("{REDIS_PREFIX}{scope_name}")
 }
+
+const REDIS_PREFIX: &str = "guardline:vault:";
 
 async fn timed<T>(
     f: impl std::future::Future<Output = Result<T, redis::RedisError>>,
@@ -474,6 +536,39 @@ mod tests {
             .is_none());
     }
 
+    /// One value kept in two tenants' scopes: erasing its token removes it from both and
+    /// leaves every other value where it was.
+    async fn erase_everywhere(store: &VaultStore, key: &Key) {
+        let (v, t) = vault(key);
+        let scopes = [
+            ("bank", Scope::Response("resp_e1")),
+            ("clinic", Scope::Conversation("conv_e1")),
+        ];
+        for (tenant, scope) in scopes {
+            store.keep(tenant, scope, &v).await.unwrap();
+        }
+        assert_eq!(store.erase(&[t[0].clone()]).await.unwrap(), 2);
+        assert_eq!(store.erase(&[t[0].clone()]).await.unwrap(), 0);
+        for (tenant, scope) in scopes {
+            let mut later = Vault::new();
+            assert_eq!(store.load(tenant, scope, &mut later).await.unwrap(), 1);
+            assert_eq!(
+                later.restore_str(&format!("{} {}", t[0], t[1])),
+                format!("{} +852 9123 4567", t[0])
+            );
+        }
+        assert_eq!(store.erase(&[]).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn sqlite_erases_a_value_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::from_bytes([8; 32]);
+        let path = dir.path().join("v.sqlite");
+        let store = VaultStore::sqlite(&path, &key, Duration::from_secs(60)).unwrap();
+        erase_everywhere(&store, &key).await;
+    }
+
     #[tokio::test]
     async fn expired_entries_are_not_restored() {
         let dir = tempfile::tempdir().unwrap();
@@ -506,6 +601,11 @@ mod tests {
         let store = VaultStore::redis(&url, &key, Duration::from_secs(60)).unwrap();
         assert!(!store.shown().contains('@'));
         round_trip(&store, &key).await;
+        // Its own key, so its tokens are not those of a test running beside it.
+        let key =
+            Key::from_bytes(*blake3::hash(format!("erase {}", now_secs()).as_bytes()).as_bytes());
+        let store = VaultStore::redis(&url, &key, Duration::from_secs(60)).unwrap();
+        erase_everywhere(&store, &key).await;
         let down =
             VaultStore::redis("redis://127.0.0.1:1/0", &key, Duration::from_secs(1)).unwrap();
         let (v, _) = vault(&key);

@@ -20,6 +20,7 @@ mod ledger_opts;
 mod report;
 mod scan;
 mod serve;
+mod vault;
 
 const ABOUT: &str = "Guardline turns Hong Kong's Generative AI Technical and Application \
 Guideline (Digital Policy Office, 2025) into running software. It finds personal data (HKID, \
@@ -67,6 +68,7 @@ enum Command {
     Eval(eval::EvalArgs),
     Assess(assess::AssessArgs),
     Report(report::ReportArgs),
+    Vault(vault::VaultArgs),
 }
 
 /// `guardline init [PATH]` writes the gateway's guardline.toml (as always); `guardline init system
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args, &global),
         Command::Assess(args) => assess::run(args, &global),
         Command::Report(args) => report::run(args, &global),
+        Command::Vault(args) => vault::run(args, &global),
     };
     match result {
         Ok(code) => code,

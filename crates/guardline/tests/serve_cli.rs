@@ -634,3 +634,116 @@ fn keys_and_policies_reload_while_serving() {
     );
     assert!(!changes.iter().any(|b| b.to_string().contains("charlie")));
 }
+
+/// A data subject's erasure request (`guardline vault forget`) against a running gateway that
+/// keeps pseudonyms: a continued response stops being restored once the value is erased, any
+/// written form of the value finds it, and the ledger records the erasure without the value.
+#[test]
+fn vault_forget_erases_a_kept_value() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let upstream = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new().route("/v1/responses", post(mock_responses));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}/v1")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("guardline.toml");
+    std::fs::write(&config, "[vault]\nkeep = true\n").unwrap();
+    let (mut gw, base, _stderr) = start_serve(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--upstream",
+            &upstream,
+        ],
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let call = |path: &str, body: Value| {
+        rt.block_on(async {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/{path}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+            r.json::<Value>().await.unwrap()
+        })
+    };
+    // The first call keeps the HKID's token under resp_1; its own reply is restored.
+    let first = call(
+        "responses",
+        json!({"model": "gpt-test", "input": "My HKID is A123456(3)"}),
+    );
+    assert_eq!(
+        first["output"][0]["content"][0]["text"],
+        "You said: My HKID is A123456(3)"
+    );
+    let token = call("guard", json!({"stage": "request", "text": "A123456(3)"}))["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(token.starts_with("HK_ID_"), "{token}");
+    // A continued response whose reply carries the token gets the value back from the store.
+    let again = || {
+        call(
+            "responses",
+            json!({"model": "gpt-test", "input": token, "previous_response_id": "resp_1"}),
+        )["output"][0]["content"][0]["text"]
+            .clone()
+    };
+    assert_eq!(again(), "You said: A123456(3)");
+
+    // Erased by another written form of the same value, read from standard input.
+    let mut forget = Command::new(env!("CARGO_BIN_EXE_guardline"))
+        .args(["vault", "forget", "--config", config.to_str().unwrap(), "-"])
+        .env("GUARDLINE_DATA_DIR", dir.path())
+        .env_remove("GUARDLINE_LEDGER")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = forget.stdin.take().unwrap();
+        stdin.write_all("a123456 (3)\n\n".as_bytes()).unwrap();
+    }
+    let out = forget.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("erased 1 kept entry of 1 value (hk_id)"),
+        "{stdout}"
+    );
+    assert_eq!(again(), format!("You said: {token}"));
+
+    // Nothing recognisable: a clear error, nothing erased.
+    let r = common::guardline(dir.path(), &["vault", "forget", "hello"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--kind"), "{}", r.stderr);
+
+    let _ = gw.kill();
+    let _ = gw.wait();
+    let text = guardline(
+        dir.path(),
+        &["audit", "export", "--kind", "data_subject_request"],
+    );
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{text}");
+    let body = &records[0]["body"];
+    assert_eq!(body["action"], "kept_pseudonyms_erased");
+    assert_eq!(body["kinds"], json!(["hk_id"]));
+    assert_eq!(body["entries_erased"], 1);
+    assert!(!text.contains("123456") && !text.contains(&token), "{text}");
+}
