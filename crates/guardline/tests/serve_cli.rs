@@ -174,6 +174,15 @@ async fn mock_conversations(
 /// the environment; returns the process, its base URL (read from the start-up banner) and its
 /// stderr, which must stay open while it runs.
 fn start_serve(dir: &Path, args: &[&str]) -> (Child, String, Lines<BufReader<ChildStderr>>) {
+    let (gw, base, _banner, lines) = start_serve_banner(dir, args);
+    (gw, base, lines)
+}
+
+/// [`start_serve`], and the start-up banner itself.
+fn start_serve_banner(
+    dir: &Path,
+    args: &[&str],
+) -> (Child, String, String, Lines<BufReader<ChildStderr>>) {
     let mut gw = Command::new(env!("CARGO_BIN_EXE_guardline"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
@@ -191,7 +200,7 @@ fn start_serve(dir: &Path, args: &[&str]) -> (Child, String, Lines<BufReader<Chi
         .find(|w| w.starts_with("http://127.0.0.1:"))
         .unwrap_or_else(|| panic!("no address in {banner}"))
         .to_string();
-    (gw, base, lines)
+    (gw, base, banner, lines)
 }
 
 fn python() -> Option<String> {
@@ -277,7 +286,20 @@ fn official_openai_sdk_drives_the_gateway() {
 #[test]
 fn serve_without_config_records_its_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut gw, base, _stderr) = start_serve(dir.path(), &[]);
+    let (mut gw, base, banner, _stderr) = start_serve_banner(dir.path(), &[]);
+    // The banner announces open mode, the policy, the missing upstream and the ledger.
+    for part in [
+        "(open mode: loopback only, no client keys)",
+        "policy hk-baseline",
+        "upstream none",
+        &format!(
+            "ledger sqlite:{}",
+            dir.path().join("ledger.sqlite").display()
+        ),
+    ] {
+        assert!(banner.contains(part), "{part:?} not in {banner}");
+    }
+    assert!(!banner.contains("pseudonyms kept"), "{banner}");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (status, body) = rt.block_on(async {
@@ -651,7 +673,7 @@ fn vault_forget_erases_a_kept_value() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("guardline.toml");
     std::fs::write(&config, "[vault]\nkeep = true\n").unwrap();
-    let (mut gw, base, _stderr) = start_serve(
+    let (mut gw, base, banner, _stderr) = start_serve_banner(
         dir.path(),
         &[
             "--config",
@@ -659,6 +681,11 @@ fn vault_forget_erases_a_kept_value() {
             "--upstream",
             &upstream,
         ],
+    );
+    let vault = dir.path().join("vault.sqlite");
+    assert!(
+        banner.ends_with(&format!(" · pseudonyms kept in sqlite:{}", vault.display())),
+        "{banner}"
     );
     let _ = rustls::crypto::ring::default_provider().install_default();
     let call = |path: &str, body: Value| {
