@@ -333,8 +333,9 @@ impl VaultStore {
 
     /// Deletes every kept entry that holds one of `tokens`, in every scope of every tenant: a
     /// data subject's request to erase a value (`guardline vault forget`). Returns how many
-    /// entries went. In SQLite the freed pages are overwritten and the WAL is truncated, so the
-    /// sealed value is not left behind in the file either.
+    /// entries went. In SQLite the freed pages are overwritten (`secure_delete`) and the WAL is
+    /// checkpointed and truncated (fully once no reader holds it), so the sealed value does not
+    /// linger in the files either.
     pub async fn erase(&self, tokens: &[String]) -> Result<u64, String> {
         if tokens.is_empty() {
             return Ok(0);
