@@ -1098,7 +1098,9 @@ impl Engine {
             .filter(|_| tail.iter().any(|b| matches!(b, b'(' | b'[')));
         let e = s + cand.len();
         if prefix.iter().any(u8::is_ascii_lowercase) {
-            self.typed_hkid(prefix, body, tail, bracket_check, s, e, ri, hits);
+            if let Some(score) = typed_hkid(prefix, body, tail, bracket_check) {
+                self.push(hits, self.k.hk_id, s, e, score, ri);
+            }
             return;
         }
         if let Some(c) = bracket_check {
@@ -1137,36 +1139,6 @@ impl Engine {
             self.push(hits, self.k.hk_passport, s, e, 0.45, ri);
         } else if (6..=9).contains(&digits) {
             self.push(hits, self.k.passport, s, e, 0.25, ri);
-        }
-    }
-
-    /// An HKID typed in lower case (`a123456(3)`, `my hkid is a1234563`): printed cards are in
-    /// capitals, but people type them in chat. Only the HKID reading is offered (passports are
-    /// not typed this way often enough to be worth the noise). With brackets and a valid check
-    /// character the shape is strong; without, a letter and seven digits pass the check one time
-    /// in eleven (order and ticket numbers, user names), so the score stays under the reporting
-    /// threshold (0.5) unless an HKID cue is near: `boost_by` 0.05 in lexicons/context.toml.
-    #[allow(clippy::too_many_arguments)]
-    fn typed_hkid(
-        &self,
-        prefix: &[u8],
-        body: &[u8],
-        tail: &[u8],
-        bracket_check: Option<u8>,
-        s: usize,
-        e: usize,
-        ri: usize,
-        hits: &mut Vec<Hit>,
-    ) {
-        let prefix = prefix.to_ascii_uppercase();
-        let (six, check, score) = match (bracket_check, body.len(), tail) {
-            (Some(c), 6, _) => (body, c, 0.9),
-            (None, 7, []) => (&body[..6], body[6], 0.46),
-            (None, 6, [b'A' | b'a']) => (body, b'A', 0.46),
-            _ => return,
-        };
-        if validate::hkid_check_char(&prefix, six) == Some(check) {
-            self.push(hits, self.k.hk_id, s, e, score, ri);
         }
     }
 
@@ -1682,6 +1654,23 @@ impl std::fmt::Debug for EngineConfig {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// The score of an HKID typed in lower case (`a123456(3)`, `my hkid is a1234563`), if its
+/// check character is right: printed cards are in capitals, but people type them in chat. Only
+/// the HKID reading is offered (passports are not typed this way often enough to be worth the
+/// noise). With brackets and a valid check character the shape is strong; without, a letter and
+/// seven digits pass the check one time in eleven (order and ticket numbers, user names), so the
+/// score stays under the reporting threshold (0.5) unless an HKID cue is near: `boost_by` 0.05 in
+/// lexicons/context.toml.
+fn typed_hkid(prefix: &[u8], body: &[u8], tail: &[u8], bracket_check: Option<u8>) -> Option<f32> {
+    let (six, check, score) = match (bracket_check, body.len(), tail) {
+        (Some(c), 6, _) => (body, c, 0.9),
+        (None, 7, []) => (&body[..6], body[6], 0.46),
+        (None, 6, [b'A' | b'a']) => (body, b'A', 0.46),
+        _ => return None,
+    };
+    (validate::hkid_check_char(&prefix.to_ascii_uppercase(), six) == Some(check)).then_some(score)
 }
 
 #[cfg(test)]

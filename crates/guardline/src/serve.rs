@@ -111,7 +111,41 @@ fn load_policy(path: &Path) -> Result<Policy> {
     Ok(Policy::from_toml(&text, &path.display().to_string())?)
 }
 
-fn load_config(path: Option<&Path>) -> Result<Config> {
+/// `--config FILE`, else `guardline.toml` in the current directory if there is one.
+pub(crate) fn config_path(arg: Option<PathBuf>) -> Option<PathBuf> {
+    arg.or_else(|| {
+        let p = PathBuf::from("guardline.toml");
+        p.exists().then_some(p)
+    })
+}
+
+/// The pseudonym key: `GUARDLINE_KEY`, else the data directory's key file (made if missing).
+pub(crate) fn pseudonym_key(data_dir: &Path) -> Result<guardline_detect::Key> {
+    Ok(guardline_scan::keys::resolve(
+        &guardline_scan::keys::KeySource {
+            key_file: None,
+            secret: std::env::var("GUARDLINE_KEY").ok(),
+            data_dir: Some(data_dir.to_path_buf()),
+        },
+    )?)
+}
+
+/// The store of kept pseudonyms `config` names: its `[vault] redis`, or `vault.sqlite` in the
+/// data directory.
+pub(crate) fn vault_store(
+    config: &Config,
+    data_dir: &Path,
+    key: &guardline_detect::Key,
+    ttl: std::time::Duration,
+) -> Result<VaultStore> {
+    match &config.vault.redis {
+        Some(url) => VaultStore::redis(url, key, ttl),
+        None => VaultStore::sqlite(&data_dir.join("vault.sqlite"), key, ttl),
+    }
+    .map_err(anyhow::Error::msg)
+}
+
+pub(crate) fn load_config(path: Option<&Path>) -> Result<Config> {
     Ok(match path {
         Some(p) => Config::load(p)?,
         None => Config::default(),
@@ -130,22 +164,15 @@ fn kept_pseudonyms(
         return Ok(None);
     }
     let ttl = std::time::Duration::from_secs(u64::from(v.keep_days) * 86_400);
-    let store = match &v.redis {
-        Some(url) => VaultStore::redis(url, key, ttl),
-        None => {
-            std::fs::create_dir_all(data_dir)
-                .with_context(|| format!("cannot create {}", data_dir.display()))?;
-            VaultStore::sqlite(&data_dir.join("vault.sqlite"), key, ttl)
-        }
-    };
-    store.map(Some).map_err(anyhow::Error::msg)
+    if v.redis.is_none() {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    }
+    vault_store(config, data_dir, key, ttl).map(Some)
 }
 
 pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
-    let config_path = args.config.clone().or_else(|| {
-        let p = PathBuf::from("guardline.toml");
-        p.exists().then_some(p)
-    });
+    let config_path = config_path(args.config.clone());
     let mut config = load_config(config_path.as_deref())?;
     let started = config.clone();
     if let Some(l) = args.listen {
@@ -162,11 +189,7 @@ pub fn run(args: ServeArgs, global: &Global) -> Result<ExitCode> {
         );
     }
     let policies = PolicyFiles::of(&config, args.policy.as_deref()).load()?;
-    let key = guardline_scan::keys::resolve(&guardline_scan::keys::KeySource {
-        key_file: None,
-        secret: std::env::var("GUARDLINE_KEY").ok(),
-        data_dir: Some(data_dir.clone()),
-    })?;
+    let key = pseudonym_key(&data_dir)?;
     let ledger_args = LedgerArgs {
         ledger: args.ledger.ledger.clone().or(config.ledger.url.clone()),
     };

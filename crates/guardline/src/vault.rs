@@ -3,12 +3,10 @@
 //! guideline's §3.2.1 complaint channel; control PDP-05).
 
 use crate::ledger_opts::{block_on, LedgerArgs};
-use crate::Global;
+use crate::{serve, Global};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use guardline_detect::{Dimension, Engine, Key, Kind, Vault};
-use guardline_gateway::config::Config;
-use guardline_gateway::vault_store::VaultStore;
 use guardline_ledger::NewEvent;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -110,14 +108,7 @@ fn forget(
         }
     }
 
-    let config_path = config.or_else(|| {
-        let p = PathBuf::from("guardline.toml");
-        p.exists().then_some(p)
-    });
-    let config = match &config_path {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
+    let config = serve::load_config(serve::config_path(config).as_deref())?;
     let data_dir = global.data_dir()?;
     let sqlite = data_dir.join("vault.sqlite");
     if config.vault.redis.is_none() && !sqlite.exists() {
@@ -127,19 +118,10 @@ fn forget(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let key = guardline_scan::keys::resolve(&guardline_scan::keys::KeySource {
-        key_file: None,
-        secret: std::env::var("GUARDLINE_KEY").ok(),
-        data_dir: Some(data_dir.clone()),
-    })?;
+    let key = serve::pseudonym_key(&data_dir)?;
     let tokens = tokens_of(&key, &wanted);
     // The expiry is not used to erase; any value will do.
-    let ttl = Duration::from_secs(86_400);
-    let store = match &config.vault.redis {
-        Some(url) => VaultStore::redis(url, &key, ttl),
-        None => VaultStore::sqlite(&sqlite, &key, ttl),
-    }
-    .map_err(anyhow::Error::msg)?;
+    let store = serve::vault_store(&config, &data_dir, &key, Duration::from_secs(86_400))?;
     let kinds: BTreeSet<&str> = wanted.iter().map(|(k, _)| k.as_str()).collect();
     let ledger = LedgerArgs {
         ledger: ledger.ledger.or(config.ledger.url.clone()),
